@@ -10,8 +10,16 @@ Figures (defined once in docs/benchmarks.md, "First rater"):
 
 Every row is rated with its excerpt's score (the ``Score`` rendition in ``midi/``). The
 performance-only fallback (the rater for performances without a score) is evaluated the
-same way on the excerpt and performer splits. Afterwards the default rater (both parts) is
-trained on all labelled data and saved into the package (``--no-ship`` skips that).
+same way on the excerpt and performer splits.
+
+The audio path: the performer-split test segments rendered with each SoundFont
+(:func:`pianoeval.render.render_files`, cached) and transcribed by each backend
+(:func:`pianoeval.symbolic.transcribe.transcribe`, cached: run ``benchmarks/transcribe.py``
+first and this reuses its transcriptions); the transcribed MIDI goes through the same
+features (aligned to the same score) and the same 4 fold models as the true MIDI.
+
+Afterwards the default rater (both parts) is trained on all labelled data and saved into
+the package (``--no-ship`` skips that).
 
     .venv/bin/python benchmarks/first_rater.py            # --data-root DIR --jobs 2
 """
@@ -41,11 +49,14 @@ from pianoeval.rater.symbolic import (
     DEFAULT_PARAMS,
     DEFAULT_ROUNDS,
     cross_validate,
+    percepiano_scores,
     percepiano_table,
     performance_only_columns,
+    rater_inputs,
     train_default_rater,
 )
 from pianoeval.symbolic.features import FEATURE_VERSION, list_feature_families
+from pianoeval.symbolic.transcribe import get_backend
 
 #: Published best mean R2 (Park et al. 2024) and the reference hand-made-feature model.
 PUBLISHED = {"excerpt_or_piece": 0.397, "performer": 0.285}
@@ -114,6 +125,47 @@ def figures(ref: pd.DataFrame, est: pd.DataFrame, *, pairwise: bool) -> dict[str
     return out
 
 
+def audio_path_tables(
+    root: Path,
+    ids: list[str],
+    backends: list[str],
+    soundfonts: list[str],
+    work: Path,
+    jobs: int,
+) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Rater inputs (with and without the score) of transcribed renders, per backend/SoundFont.
+
+    Returns ``{"<backend>/<soundfont>": (x_with_score, x_without_score)}``, indexed by
+    segment id. Renders and transcriptions come from their caches when present.
+    """
+    from pianoeval.render import render_files
+    from pianoeval.symbolic.transcribe import transcribe
+
+    midis = {parse_name(p.name).name: p for p in (root / "percepiano" / "midi").glob("*.mid")}
+    scores = percepiano_scores(root)
+    score_paths: list[Path | None] = [scores.get(parse_name(i).excerpt) for i in ids]
+    out: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    for sf in soundfonts:
+        renders = render_files([midis[i] for i in ids], soundfont=sf, progress=False)
+        bad = [r for r in renders if not r.ok]
+        if bad:
+            raise SystemExit(f"render failed: {bad[0].midi_path}: {bad[0].error}")
+        for backend in backends:
+            folder = work / backend / sf
+            folder.mkdir(parents=True, exist_ok=True)
+            paths: list[Path] = []
+            t = time.perf_counter()
+            for i, r in zip(ids, renders, strict=True):
+                paths.append(folder / f"{i}.mid")
+                transcribe(str(r.audio_path), backend=backend, out_path=paths[-1])
+            print(f"audio path {backend}/{sf}: {len(ids)} transcriptions in "
+                  f"{time.perf_counter() - t:.1f} s", flush=True)  # fmt: skip
+            x_s = rater_inputs(paths, score_paths, ids=ids, n_jobs=jobs, progress=False)
+            x_0 = rater_inputs(paths, None, ids=ids, n_jobs=jobs, progress=False)
+            out[f"{backend}/{sf}"] = (x_s, x_0[performance_only_columns(x_0.columns)])
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-root", default=None)
@@ -124,6 +176,12 @@ def main() -> None:
     )  # fmt: skip
     ap.add_argument("--no-ship", action="store_true", help="do not retrain the default rater")
     ap.add_argument("--splits", nargs="*", default=list(SPLIT_NAMES))
+    ap.add_argument(
+        "--audio-backends", nargs="*", default=["transkun", "basic_pitch"],
+        help="transcription backends for the audio path (none: skip it)",
+    )  # fmt: skip
+    ap.add_argument("--audio-soundfonts", nargs="*", default=["fluidr3_gm", "musescore_general"])
+    ap.add_argument("--work", type=Path, default=Path("/tmp/pianoeval_first_rater"))
     args = ap.parse_args()
     root = find_data_root(args.data_root, dataset="percepiano")
 
@@ -134,21 +192,36 @@ def main() -> None:
     t_features = time.perf_counter() - t0
     print(f"features: {x.shape} in {t_features:.1f} s", flush=True)
 
+    audio: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    if args.audio_backends and "performer" in args.splits:
+        t = time.perf_counter()
+        test_ids = sorted(load_split("performer").test)
+        audio = audio_path_tables(
+            root, test_ids, args.audio_backends, args.audio_soundfonts, args.work, args.jobs
+        )
+        print(f"audio path inputs in {time.perf_counter() - t:.1f} s", flush=True)
+
     ceiling, ceiling_file = latest_reliability()
     results: dict[str, Any] = {}
     timings: dict[str, float] = {"features_sec": round(t_features, 1)}
     for name in args.splits:
         t = time.perf_counter()
         split = load_split(name)
-        cv = cross_validate(x, y, split)
+        extra = {k: v[0] for k, v in audio.items()} if name == "performer" else {}
+        cv = cross_validate(x, y, split, also_predict=extra)
         results[name] = {
             "cv": figures(y, cv.oof, pairwise=True),
             "test": figures(y, cv.test, pairwise=True),
         }
+        for key, (_, test_pred) in cv.extra.items():
+            results[name][f"test_audio/{key}"] = figures(y, test_pred, pairwise=True)
         if name in args.no_score_splits:
-            cv0 = cross_validate(x0, y, split)
+            extra0 = {k: v[1] for k, v in audio.items()} if name == "performer" else {}
+            cv0 = cross_validate(x0, y, split, also_predict=extra0)
             results[name]["cv_no_score"] = figures(y, cv0.oof, pairwise=True)
             results[name]["test_no_score"] = figures(y, cv0.test, pairwise=True)
+            for key, (_, test_pred) in cv0.extra.items():
+                results[name][f"test_audio_no_score/{key}"] = figures(y, test_pred, pairwise=True)
         timings[f"{name}_sec"] = round(time.perf_counter() - t, 1)
         summary = {
             k: round(v["mean_r2"], 4) for k, v in results[name].items() if v and "mean_r2" in v
@@ -168,6 +241,7 @@ def main() -> None:
         "performer_test": get("performer", "test"),
         "work_cv": get("work", "cv"),
         "pairwise": get("excerpt", "cv", "pairwise_accuracy"),
+        **{f"performer_test_audio/{k}": get("performer", f"test_audio/{k}") for k in audio},
     }
     labels_file = root / "percepiano" / "labels" / "label_2round_mean_reg_19_with0_rm_highstd0.json"
     payload = {
@@ -181,6 +255,12 @@ def main() -> None:
             "n_features": x.shape[1],
             "n_features_no_score": x0.shape[1],
             "score_source": "each excerpt's Score rendition in percepiano/midi/",
+            "audio_path": {
+                "segments": "performer split, test",
+                "backends": args.audio_backends,
+                "soundfonts": args.audio_soundfonts,
+                "settings": {b: get_backend(b).resolve_settings() for b in args.audio_backends},
+            },
         },
         "data": {
             "n_segments": len(x),

@@ -289,6 +289,41 @@ def test_write_pseudo_labels_on_a_tiny_manifest(tmp_path: Path) -> None:
         assert hard == sorted(hard)
 
 
+def test_cli_pseudo_labels_replaces_the_manifest_in_place(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pianoeval.cli import app
+
+    score = _midi(tmp_path / "s.mid", [(i * 0.5, i * 0.5 + 0.5, 60 + i % 5, 64) for i in range(16)])
+    perf = _midi(
+        tmp_path / "p.mid", [(i * 0.52, i * 0.52 + 0.3, 60 + i % 5, 80) for i in range(16)]
+    )
+    seg = Segment(
+        segment_id="p",
+        dataset="user",
+        midi_uri=perf.name,
+        score_uri=score.name,
+        t0=0.0,
+        t1=10.0,
+        provenance=Provenance(license="MIT"),
+    )
+    manifest = tmp_path / "m.jsonl"
+    write_manifest(manifest, [seg])
+    result = CliRunner().invoke(
+        app, ["data", "pseudo-labels", str(manifest), "--workers", "1", "--no-progress"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "wrote 1 rows (1 with pseudo-labels; aligned 1)" in result.output
+    (got,) = read_manifest(manifest)
+    assert got.pseudo_labels
+    assert got.pseudo_taxonomy == "execution16"
+    assert got.model_extra["pseudo_meta"]["status"] == "aligned"
+
+    missing = CliRunner().invoke(app, ["data", "pseudo-labels", str(tmp_path / "nope.jsonl")])
+    assert missing.exit_code == 1
+    assert "nope.jsonl:0: -: manifest file does not exist" in str(missing.exception)
+
+
 def test_compute_proxies_resumes_from_its_cache(tmp_path: Path) -> None:
     from pianoeval.symbolic.pseudo import compute_proxies
 

@@ -84,6 +84,40 @@ def folder(
     _finish(report, out, "folder")
 
 
+@app.command("pseudo-labels")
+def pseudo_labels(
+    manifest: Annotated[Path, typer.Argument(help="Manifest (JSONL) whose rows have MIDI.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write here (default: replace MANIFEST).")
+    ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option("--calibration", help="Calibration JSON (default: the committed one)."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Processes (default: one per CPU, max 8).")
+    ] = None,
+    progress: Annotated[bool, ProgressOption] = True,
+) -> None:
+    """Add execution16 pseudo-labels, confidences and calibrated values to every row.
+
+    Rows are aligned to their score when they have one (``score_uri``); see
+    docs/symbolic.md, "Pseudo-labels".
+    """
+    from pianoeval.symbolic.pseudo import write_pseudo_labels
+
+    target = manifest if out is None else out
+    report = write_pseudo_labels(
+        manifest, target, calibration=calibration, workers=workers, progress=progress
+    )
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(report.status_counts.items()))
+    typer.echo(
+        f"wrote {report.n_rows} rows ({report.n_labelled} with pseudo-labels; {statuses}) "
+        f"to {report.manifest_path} in {report.seconds:.1f} s"
+    )
+    typer.echo(f"dimensions: {', '.join(report.dims)}")
+
+
 @app.command("reliability")
 def reliability(
     data_root: Annotated[Path | None, DataRootOption] = None,

@@ -591,6 +591,54 @@ def percepiano_scores(data_root: PathLike) -> dict[str, Path]:
     return out
 
 
+def rater_inputs(
+    perfs: Sequence[PathLike],
+    scores: Sequence[PathLike | None] | None,
+    *,
+    ids: Sequence[str],
+    n_jobs: int = 2,
+    cache: bool | PathLike = True,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Rater inputs (features and score deltas) of performance MIDI files.
+
+    Parameters
+    ----------
+    perfs : sequence of path-like
+        Performance MIDI files.
+    scores : sequence of path-like or None, optional
+        Each performance's score (None where it has none); None for no scores at all
+        (performance-only features and zero deltas).
+    ids : sequence of str
+        Row labels.
+    n_jobs, cache, progress
+        As in :func:`~pianoeval.symbolic.features.features_table`.
+
+    Returns
+    -------
+    pandas.DataFrame, shape=(n_perfs, n_features)
+        Indexed by ``ids``; what :meth:`SymbolicRater.predict` takes.
+    """
+    import pandas as pd
+
+    from pianoeval.symbolic.features import features_table
+
+    if scores is None:
+        perf_t = features_table(perfs, ids=ids, n_jobs=n_jobs, cache=cache, progress=progress)
+        return rater_table(perf_t, None)
+    perf_t = features_table(
+        perfs, scores=scores, ids=ids, n_jobs=n_jobs, cache=cache, progress=progress
+    )
+    uniq = sorted({Path(p) for p in scores if p is not None})
+    ref = features_table(
+        uniq, scores=uniq, ids=[str(p) for p in uniq], n_jobs=n_jobs, cache=cache,
+        progress=progress,
+    )  # fmt: skip
+    score_t = ref.reindex([str(Path(p)) if p is not None else "" for p in scores])
+    score_t.index = pd.Index(list(ids), name="id")
+    return rater_table(perf_t, score_t)
+
+
 def percepiano_table(
     data_root: PathLike,
     *,
@@ -625,7 +673,6 @@ def percepiano_table(
 
     from pianoeval.data.percepiano import DATASET, load_released_labels, parse_name
     from pianoeval.data.root import find_data_root
-    from pianoeval.symbolic.features import features_table
 
     root = find_data_root(data_root, dataset=DATASET)
     means, _ = load_released_labels(root)
@@ -633,22 +680,10 @@ def percepiano_table(
     ids = sorted(k for k in (means if ids is None else ids) if k in midis and k in means)
     scores = percepiano_scores(root)
     perf_paths = [midis[i] for i in ids]
-    if with_scores:
-        score_paths = [scores.get(parse_name(i).excerpt) for i in ids]
-        perf_t = features_table(
-            perf_paths, scores=score_paths, ids=ids, n_jobs=n_jobs, cache=cache, progress=progress
-        )
-        uniq = sorted({p for p in score_paths if p is not None})
-        ref = features_table(
-            uniq, scores=uniq, ids=[str(p) for p in uniq], n_jobs=n_jobs, cache=cache,
-            progress=progress,
-        )  # fmt: skip
-        score_t = ref.reindex([str(p) if p is not None else "" for p in score_paths])
-        score_t.index = pd.Index(ids, name="id")
-        x = rater_table(perf_t, score_t)
-    else:
-        perf_t = features_table(perf_paths, ids=ids, n_jobs=n_jobs, cache=cache, progress=progress)
-        x = rater_table(perf_t, None)
+    score_paths = [scores.get(parse_name(i).excerpt) for i in ids] if with_scores else None
+    x = rater_inputs(
+        perf_paths, score_paths, ids=ids, n_jobs=n_jobs, cache=cache, progress=progress
+    )
     y = pd.DataFrame(np.stack([means[i] for i in ids]), index=x.index, columns=percepiano19_dims())
     return x, y
 
@@ -773,7 +808,8 @@ def cross_validate(
         More training rows keyed by segment id (e.g. the same segments without a score:
         score dropout); a row trains a fold when its id is in that fold's training set.
     also_predict : mapping of str to DataFrame, optional
-        Other versions of the rows to predict (e.g. ``{"no_score": x0}``).
+        Other versions of the rows to predict (e.g. ``{"no_score": x0}``, or the features
+        of transcribed MIDI); each predicts the validation and test rows it has.
     **rater_kwargs
         Passed to :class:`SymbolicRater` (``dims`` defaults to ``y``'s columns).
 
@@ -807,9 +843,11 @@ def cross_validate(
 
         oof_parts.append(_predict_frame(rater, val, x, list(x.columns)))
         test_parts.append(_predict_frame(rater, test, x, list(x.columns)))
-        for name, table in others.items():
-            extra_parts[name][0].append(_predict_frame(rater, val, table, list(x.columns)))
-            extra_parts[name][1].append(_predict_frame(rater, test, table, list(x.columns)))
+        for name, table in others.items():  # the rows it has
+            v_rows = [i for i in val if i in table.index]
+            t_rows = [i for i in test if i in table.index]
+            extra_parts[name][0].append(_predict_frame(rater, v_rows, table, list(x.columns)))
+            extra_parts[name][1].append(_predict_frame(rater, t_rows, table, list(x.columns)))
 
     def mean_of(parts: list[pd.DataFrame]) -> pd.DataFrame:
         if not parts or not len(parts[0]):
