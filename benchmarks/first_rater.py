@@ -22,6 +22,7 @@ Afterwards the default rater (both parts) is trained on all labelled data and sa
 the package (``--no-ship`` skips that).
 
     .venv/bin/python benchmarks/first_rater.py            # --data-root DIR --jobs 2
+    .venv/bin/python benchmarks/first_rater.py --markdown RESULT.json   # the docs tables
 """
 
 from __future__ import annotations
@@ -286,7 +287,68 @@ def main() -> None:
         size = sum(p.stat().st_size for p in DEFAULT_DIR.rglob("*") if p.is_file())
         print(f"default rater: {len(rater.dims)} dims, {size / 1e6:.2f} MB, "
               f"{time.perf_counter() - t:.1f} s -> {DEFAULT_DIR}", flush=True)  # fmt: skip
-    print(markdown_table(results, ceiling))
+    print(markdown(payload))
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """The tables of docs/benchmarks.md ("First rater") from a result payload."""
+    h, t, ref, pub = (payload[k] for k in ("headline", "targets", "reference", "published"))
+    res = payload["results"]
+
+    def f(v: float | None, pct: bool = False) -> str:
+        if v is None:
+            return "–"
+        return f"{100 * v:.1f} %" if pct else f"{v:.3f}"
+
+    def ok(key: str) -> str:
+        return "yes" if h.get(key) is not None and h[key] >= t[key] else "**no**"
+
+    lines = [
+        "| figure | this rater | target | met | hand-made-feature reference | published best |",
+        "| --- | --- | --- | --- | --- | --- |",
+        f"| excerpt split, CV mean R2 | **{f(h['excerpt_cv'])}** | {t['excerpt_cv']} | "
+        f"{ok('excerpt_cv')} | {ref['excerpt_cv']} | {pub['excerpt_or_piece']} (piece split) |",
+        f"| excerpt split, test mean R2 | **{f(h['excerpt_test'])}** | {t['excerpt_test']} | "
+        f"{ok('excerpt_test')} | {ref['excerpt_test']} | |",
+        f"| performer split, test mean R2 | **{f(h['performer_test'])}** | "
+        f"{t['performer_test']} | {ok('performer_test')} | {ref['performer_test']} | "
+        f"{pub['performer']} |",
+        f"| pairwise accuracy (excerpt CV) | **{f(h['pairwise'], True)}** | "
+        f"{100 * t['pairwise']:.0f} % | {ok('pairwise')} | {100 * ref['pairwise']:.0f} % | |",
+        "",
+        "| split | CV | test | CV, score renditions left out | test, score renditions left "
+        "out | CV without the score (fallback) | test without the score (fallback) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for split, r in res.items():
+
+        def g(part: str, key: str = "mean_r2", r: dict[str, Any] = r) -> str:
+            return f(r.get(part, {}).get(key))
+
+        lines.append(
+            f"| {split} | {g('cv')} | {g('test')} | {g('cv', 'mean_r2_without_score_renditions')}"
+            f" | {g('test', 'mean_r2_without_score_renditions')} | {g('cv_no_score')} | "
+            f"{g('test_no_score')} |"
+        )
+    perf = res.get("performer", {})
+    audio = sorted(k.split("/", 1)[1] for k in perf if k.startswith("test_audio/"))
+    if audio:
+        lines += [
+            "",
+            "| performer test (193), input | mean R2 | pairwise | mean R2 without the score |",
+            "| --- | --- | --- | --- |",
+            f"| true MIDI | {f(perf['test']['mean_r2'])} | "
+            f"{f(perf['test'].get('pairwise_accuracy'), True)} | "
+            f"{f(perf.get('test_no_score', {}).get('mean_r2'))} |",
+        ]
+        for k in audio:
+            a, a0 = perf[f"test_audio/{k}"], perf.get(f"test_audio_no_score/{k}", {})
+            lines.append(
+                f"| transcribed: {k} | {f(a['mean_r2'])} | "
+                f"{f(a.get('pairwise_accuracy'), True)} | {f(a0.get('mean_r2'))} |"
+            )
+    lines += ["", markdown_table(res, payload["ceiling_icc1k"])]
+    return "\n".join(lines)
 
 
 def markdown_table(results: dict[str, Any], ceiling: dict[str, float]) -> str:
@@ -313,4 +375,7 @@ def markdown_table(results: dict[str, Any], ceiling: dict[str, float]) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 3 and sys.argv[1] == "--markdown":  # tables of a committed result
+        print(markdown(json.loads(Path(sys.argv[2]).read_text())))
+    else:
+        main()

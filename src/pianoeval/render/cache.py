@@ -17,23 +17,26 @@ float render is clipped to [-1, 1] on writing and the clipped samples counted.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pianoeval._typing import FloatArray, PathLike
+from pianoeval._cache import CACHE_ENV_VAR, ContentStore, cache_dir, content_key, replace_atomically
+from pianoeval._typing import FloatArray
+
+__all__ = [
+    "AUDIO_SUFFIX",
+    "CACHE_ENV_VAR",
+    "RENDERER_VERSION",
+    "RenderCache",
+    "default_cache_dir",
+    "render_key",
+]
 
 #: Bump when the rendering code changes its output: every cached render then misses.
 RENDERER_VERSION = "pianoeval-render/1"
-#: ``$PIANOEVAL_CACHE/render`` when set, else ``~/.cache/pianoeval/render``.
-CACHE_ENV_VAR = "PIANOEVAL_CACHE"
 AUDIO_SUFFIX = ".flac"
 AUDIO_FORMAT, AUDIO_SUBTYPE = "FLAC", "PCM_16"
 
@@ -46,9 +49,7 @@ def default_cache_dir() -> Path:
     >>> default_cache_dir().name
     'render'
     """
-    root = os.environ.get(CACHE_ENV_VAR)
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "pianoeval"
-    return base / "render"
+    return cache_dir("render")
 
 
 def render_key(
@@ -83,31 +84,18 @@ def render_key(
     ...     midi_sha256="a", soundfont_sha256="b", settings={"sr": 44100}, augment={})
     (64, False)
     """
-    payload = {
-        "renderer": RENDERER_VERSION,
-        "midi_sha256": midi_sha256,
-        "soundfont_sha256": soundfont_sha256,
-        "settings": dict(settings),
-        "augment": dict(augment),
-    }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return content_key(
+        {
+            "renderer": RENDERER_VERSION,
+            "midi_sha256": midi_sha256,
+            "soundfont_sha256": soundfont_sha256,
+            "settings": dict(settings),
+            "augment": dict(augment),
+        }
+    )
 
 
-@contextlib.contextmanager
-def _replace_atomically(target: Path) -> Any:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-class RenderCache:
+class RenderCache(ContentStore):
     """Rendered audio stored by cache key under one folder.
 
     Parameters
@@ -126,26 +114,18 @@ class RenderCache:
     0.0045351473922902496
     """
 
-    def __init__(self, root: PathLike) -> None:
-        self.root = Path(root)
-
     def audio_path(self, key: str) -> Path:
         """Return where the audio of ``key`` is (or would be) stored."""
-        return self.root / key[:2] / f"{key}{AUDIO_SUFFIX}"
+        return self.entry(key, AUDIO_SUFFIX)
 
     def meta_path(self, key: str) -> Path:
         """Return where the metadata of ``key`` is (or would be) stored."""
-        return self.root / key[:2] / f"{key}.json"
+        return self.entry(key, ".json")
 
     def get(self, key: str) -> dict[str, Any] | None:
         """Return the metadata of a complete entry, or None when there is none."""
-        try:
-            meta = json.loads(self.meta_path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(meta, dict) or not self.audio_path(key).is_file():
-            return None
-        return meta
+        meta = self.read_json(key)
+        return meta if meta is not None and self.audio_path(key).is_file() else None
 
     def put(self, key: str, y: FloatArray, sr: int, meta: Mapping[str, Any]) -> dict[str, Any]:
         """Store a render (clipped to [-1, 1], 16-bit FLAC) and its metadata.
@@ -179,8 +159,7 @@ class RenderCache:
             "peak": peak,
             "n_clipped": n_clipped,
         }
-        with _replace_atomically(audio) as tmp:
+        with replace_atomically(audio) as tmp:
             sf.write(tmp, np.clip(y, -1.0, 1.0), sr, format=AUDIO_FORMAT, subtype=AUDIO_SUBTYPE)
-        with _replace_atomically(self.meta_path(key)) as tmp:
-            tmp.write_text(json.dumps(full, indent=1, sort_keys=True), encoding="utf-8")
+        self.write_json(key, full, indent=1)
         return full

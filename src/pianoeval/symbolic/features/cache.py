@@ -9,25 +9,28 @@ still hits, and changing a family's code (with its version bumped) misses. Entri
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from pianoeval._cache import CACHE_ENV_VAR, ContentStore, cache_dir, content_key, file_sha256
 from pianoeval._typing import PathLike
 from pianoeval.symbolic.features.base import ScoreNotes
 from pianoeval.symbolic.midi import PerformanceMidi
 
 #: Bump when the shared machinery (context, alignment) changes the output of every family.
 FEATURE_VERSION = "pianoeval-features/1"
-CACHE_ENV_VAR = "PIANOEVAL_CACHE"
 SCHEMA_VERSION = 1
+__all__ = [
+    "CACHE_ENV_VAR",
+    "FEATURE_VERSION",
+    "FeatureCache",
+    "content_sha256",
+    "default_cache_dir",
+    "feature_key",
+]
 
 
 def default_cache_dir() -> Path:
@@ -38,9 +41,7 @@ def default_cache_dir() -> Path:
     >>> default_cache_dir().name
     'features'
     """
-    root = os.environ.get(CACHE_ENV_VAR)
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "pianoeval"
-    return base / "features"
+    return cache_dir("features")
 
 
 def content_sha256(x: PerformanceMidi | ScoreNotes | PathLike) -> str:
@@ -52,6 +53,8 @@ def content_sha256(x: PerformanceMidi | ScoreNotes | PathLike) -> str:
     >>> len(content_sha256(example_midi_path()))
     64
     """
+    if not isinstance(x, ScoreNotes | PerformanceMidi):
+        return file_sha256(x)
     h = hashlib.sha256()
     if isinstance(x, ScoreNotes):
         h.update(b"score")
@@ -65,8 +68,6 @@ def content_sha256(x: PerformanceMidi | ScoreNotes | PathLike) -> str:
         h.update(repr(x.end_sec).encode())
         # the score grid is read from the file behind a loaded score, so its path counts
         h.update(x.path.encode())
-    else:
-        h.update(Path(x).read_bytes())
     return h.hexdigest()
 
 
@@ -81,17 +82,17 @@ def feature_key(
     >>> len(k1), k1 == feature_key("a", None, [("timing", 2)])
     (64, False)
     """
-    payload = {
-        "version": FEATURE_VERSION,
-        "perf": perf_sha256,
-        "score": score_sha256,
-        "families": [list(fv) for fv in family_versions],
-    }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return content_key(
+        {
+            "version": FEATURE_VERSION,
+            "perf": perf_sha256,
+            "score": score_sha256,
+            "families": [list(fv) for fv in family_versions],
+        }
+    )
 
 
-class FeatureCache:
+class FeatureCache(ContentStore):
     """Feature dictionaries stored by key under one folder.
 
     Parameters
@@ -110,20 +111,14 @@ class FeatureCache:
     {'timing.drift': 0.5}
     """
 
-    def __init__(self, root: PathLike) -> None:
-        self.root = Path(root)
-
     def path(self, key: str) -> Path:
         """Where the entry of ``key`` is (or would be) stored."""
-        return self.root / key[:2] / f"{key}.json"
+        return self.entry(key, ".json")
 
     def get(self, key: str) -> dict[str, float] | None:
         """Return the cached features of ``key``, or None."""
-        try:
-            record: Any = json.loads(self.path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
+        record = self.read_json(key)
+        if record is None or record.get("schema_version") != SCHEMA_VERSION:
             return None
         feats = record.get("features")
         if not isinstance(feats, dict):
@@ -132,20 +127,10 @@ class FeatureCache:
 
     def put(self, key: str, features: dict[str, float]) -> None:
         """Store ``features`` under ``key`` (atomically)."""
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
         record = {
             "schema_version": SCHEMA_VERSION,
             "feature_version": FEATURE_VERSION,
             "key": key,
             "features": features,
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(record, fh)
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        self.write_json(key, record)

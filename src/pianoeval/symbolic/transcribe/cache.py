@@ -14,16 +14,18 @@ the JSON last, so an interrupted run never leaves an entry that looks complete.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import json
-import os
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pianoeval._typing import PathLike
+from pianoeval._cache import (
+    CACHE_ENV_VAR,
+    ContentStore,
+    cache_dir,
+    content_key,
+    file_sha256,
+    replace_atomically,
+)
 
 __all__ = [
     "CACHE_ENV_VAR",
@@ -36,8 +38,8 @@ __all__ = [
 
 #: Bump when the code shared by all backends (MIDI writing, pedal events) changes its output.
 TRANSCRIBE_VERSION = "pianoeval-transcribe/1"
-#: ``$PIANOEVAL_CACHE/transcribe`` when set, else ``~/.cache/pianoeval/transcribe``.
-CACHE_ENV_VAR = "PIANOEVAL_CACHE"
+#: The SHA-256 of a file's bytes (64 hex digits).
+audio_sha256 = file_sha256
 
 
 def default_cache_dir() -> Path:
@@ -51,18 +53,7 @@ def default_cache_dir() -> Path:
     >>> default_cache_dir().name
     'transcribe'
     """
-    root = os.environ.get(CACHE_ENV_VAR)
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "pianoeval"
-    return base / "transcribe"
-
-
-def audio_sha256(path: PathLike) -> str:
-    """Return the SHA-256 of a file's bytes (64 hex digits)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
+    return cache_dir("transcribe")
 
 
 def transcription_key(
@@ -93,31 +84,18 @@ def transcription_key(
     >>> len(a), a == b
     (64, False)
     """
-    payload = {
-        "transcribe": TRANSCRIBE_VERSION,
-        "audio_sha256": audio_sha256,
-        "backend": backend,
-        "backend_version": backend_version,
-        "settings": dict(settings),
-    }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return content_key(
+        {
+            "transcribe": TRANSCRIBE_VERSION,
+            "audio_sha256": audio_sha256,
+            "backend": backend,
+            "backend_version": backend_version,
+            "settings": dict(settings),
+        }
+    )
 
 
-@contextlib.contextmanager
-def _replace_atomically(target: Path) -> Iterator[Path]:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-class TranscriptionCache:
+class TranscriptionCache(ContentStore):
     """Transcribed MIDI files stored by cache key under one folder.
 
     Parameters
@@ -133,34 +111,25 @@ class TranscriptionCache:
     True
     """
 
-    def __init__(self, root: PathLike) -> None:
-        self.root = Path(root)
-
     def midi_path(self, key: str) -> Path:
         """Return where the MIDI file of ``key`` is (or would be) stored."""
-        return self.root / key[:2] / f"{key}.mid"
+        return self.entry(key, ".mid")
 
     def meta_path(self, key: str) -> Path:
         """Return where the metadata of ``key`` is (or would be) stored."""
-        return self.root / key[:2] / f"{key}.json"
+        return self.entry(key, ".json")
 
     def get(self, key: str) -> dict[str, Any] | None:
         """Return the metadata of a complete entry, or None when there is none."""
-        try:
-            meta = json.loads(self.meta_path(key).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        if not isinstance(meta, dict) or not self.midi_path(key).is_file():
-            return None
-        return meta
+        meta = self.read_json(key)
+        return meta if meta is not None and self.midi_path(key).is_file() else None
 
     def put(self, key: str, midi_bytes: bytes, meta: Mapping[str, Any]) -> dict[str, Any]:
         """Store a MIDI file's bytes and its metadata (``key`` added); return the metadata."""
         midi = self.midi_path(key)
         midi.parent.mkdir(parents=True, exist_ok=True)
         full = {**meta, "key": key}
-        with _replace_atomically(midi) as tmp:
+        with replace_atomically(midi) as tmp:
             tmp.write_bytes(midi_bytes)
-        with _replace_atomically(self.meta_path(key)) as tmp:
-            tmp.write_text(json.dumps(full, indent=1, sort_keys=True), encoding="utf-8")
+        self.write_json(key, full, indent=1)
         return full

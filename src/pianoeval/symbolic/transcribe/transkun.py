@@ -24,12 +24,15 @@ end of the padding, merging events across segments. :func:`transcribe_chunks` is
   before the end of the audio; identical output, since a segment of zeros adds nothing) or
   ``"cover"`` (stop after the first segment that reaches the end of the audio).
 
-And two settings for the arithmetic of the transformer backbone, where most of the time goes:
+And settings for the arithmetic of the transformer backbone, where most of the time goes:
 
-- ``precision``: ``"fp32"``, or ``"bf16"`` (the backbone under ``torch.autocast`` with
-  bfloat16: native on CPUs with AVX512-BF16/AMX; the mel front end, the interval scorer and
-  the CRF decoding stay in float32);
-- ``quantize``: dynamic int8 quantisation of the backbone's ``nn.Linear`` layers.
+- ``precision``: ``"fp32"``; ``"bf16"`` (the six transformer layers stored and run in
+  bfloat16, native on CPUs with AVX512-BF16/AMX; the stream between layers, the mel front
+  end, the interval scorer and the CRF decoding stay in float32); or ``"bf16_autocast"``
+  (the whole backbone under ``torch.autocast``);
+- ``quantize``: dynamic int8 quantisation of the backbone's ``nn.Linear`` layers;
+- ``fast_attention``: attention inputs shaped so torch runs its fused CPU kernel;
+- ``compile``: ``torch.compile`` of the transformer layers.
 
 The defaults are the measured winners (docs/transcription.md has the table).
 
@@ -312,10 +315,13 @@ class TranskunBackend(TranscriptionBackend):
     Options (:meth:`resolve_settings`); the defaults are the measured winners:
 
     - ``hop_sec`` (8.0): seconds between 16 s segments; 0 < hop <= 16.
-    - ``pad_begin_sec`` (None: ``16 - hop_sec``): zeros before the audio.
-    - ``segments`` ("audio"): ``"all"``, ``"audio"`` or ``"cover"`` (module docstring).
-    - ``precision`` ("bf16"): ``"fp32"`` or ``"bf16"`` for the transformer backbone.
+    - ``pad_begin_sec`` (1.0; None: transkun's ``16 - hop_sec``): zeros before the audio.
+    - ``segments`` ("cover"): ``"all"``, ``"audio"`` or ``"cover"`` (module docstring).
+    - ``precision`` ("bf16"): ``"fp32"``, ``"bf16"`` (transformer layers in bfloat16) or
+      ``"bf16_autocast"`` (the whole backbone under ``torch.autocast``).
     - ``quantize`` (False): dynamic int8 quantisation of the backbone's linear layers.
+    - ``fast_attention`` (True): 4-D attention inputs, so torch uses its fused CPU kernel.
+    - ``compile`` (False): ``torch.compile`` the transformer layers (needs a C++ compiler).
 
     ``threads`` (an argument of :func:`~pianoeval.symbolic.transcribe.transcribe`, not a
     setting) defaults to 2.
