@@ -23,13 +23,17 @@ def echo_json(obj: Any) -> None:
 
 
 def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    """Print a rich table on stdout."""
+    """Print a rich table on stdout; the first column (the row names) is never cut short."""
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
-    for c in columns:
-        table.add_column(c)
+    first = max([len(str(columns[0]))] + [len(str(r[0])) for r in rows]) if columns else 0
+    for i, c in enumerate(columns):
+        if i == 0:
+            table.add_column(c, min_width=first, no_wrap=True)
+        else:
+            table.add_column(c)
     for r in rows:
         table.add_row(*(str(x) for x in r))
     Console().print(table)
