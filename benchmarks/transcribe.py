@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/transcribe.py [--data-root DIR] [--limit N]
         [--backends transkun,basic_pitch] [--soundfonts fluidr3_gm,musescore_general]
+        [--compare-upstream N]     # + unmodified transkun on N segments per SoundFont
     .venv/bin/python benchmarks/transcribe.py --variants     # the transkun speed study
 
 Default mode. The 193 test segments of the performer split
@@ -136,7 +137,7 @@ def render(paths: list[Path], soundfont: str) -> list[Any]:
 
 
 def _rtf(rows: list[dict[str, Any]], time_key: str) -> float:
-    return sum(r[time_key] for r in rows) / sum(r["audio_sec"] for r in rows)
+    return float(sum(r[time_key] for r in rows) / sum(r["audio_sec"] for r in rows))
 
 
 def _mean(rows: list[dict[str, Any]], key: str) -> float:
@@ -203,6 +204,11 @@ def run_benchmark(args: argparse.Namespace) -> int:
                     rtf = _rtf(done, "elapsed_sec")
                     _log(f"  {k + 1}/{len(ids)} onset F1 {f1:.3f} RTF {rtf:.3f}")
 
+    comparison = (
+        compare_upstream(ids, refs, rows, soundfonts, paths, args.compare_upstream, args.threads)
+        if args.compare_upstream and "transkun" in backends
+        else None
+    )
     summary: dict[str, Any] = {}
     for name in backends:
         summary[name] = {}
@@ -247,15 +253,77 @@ def run_benchmark(args: argparse.Namespace) -> int:
             "load_average_at_end": os.getloadavg(),
         },
         "summary": summary,
+        "upstream_comparison": comparison,
         "segments": rows,
     }
     if args.no_write:
         print(json.dumps(summary, indent=1))
         return 0
     out = write_result("transcribe", payload)
-    print(json.dumps(summary, indent=1))
+    print(json.dumps({**summary, "upstream_comparison": comparison}, indent=1))
     print(f"wrote {out.relative_to(RESULTS.parent.parent)}")
     return 0
+
+
+def compare_upstream(
+    ids: list[str],
+    refs: dict[str, Any],
+    rows: list[dict[str, Any]],
+    soundfonts: list[str],
+    paths: list[Path],
+    n: int,
+    threads: int,
+) -> dict[str, Any]:
+    """Unmodified transkun against the default on the same renders: paired onset F1 and RTF.
+
+    ``n`` segments evenly spread over the sorted ids, each render of each SoundFont; the
+    default's figures are its rows of this run (cached transcriptions keep their timing).
+    """
+    from pianoeval.audio import load_audio
+    from pianoeval.symbolic.transcribe import get_backend
+
+    backend = get_backend("transkun")
+    pick = [ids[i] for i in np.linspace(0, len(ids) - 1, n).round().astype(int)]
+    by_key = {(r["segment_id"], r["soundfont"]): r for r in rows if r["backend"] == "transkun"}
+    pairs: list[dict[str, Any]] = []
+    for sf in soundfonts:
+        renders = dict(zip(ids, render(paths, sf), strict=True))
+        for seg in pick:
+            _log(f"upstream transkun: {seg} ({sf})")
+            t0 = time.perf_counter()
+            y, _ = load_audio(renders[seg].audio_path, sr=backend.sr, mono=False)
+            out = _upstream(y, threads)
+            wall = time.perf_counter() - t0
+            mine = by_key[(seg, sf)]
+            up = note_scores(refs[seg].notes, out.notes)
+            pairs.append(
+                {
+                    "segment_id": seg,
+                    "soundfont": sf,
+                    "audio_sec": mine["audio_sec"],
+                    "upstream_onset_f1": round(up["onset_f1"], 4),
+                    "upstream_onset_offset_f1": round(up["onset_offset_f1"], 4),
+                    "upstream_elapsed_sec": round(wall, 3),
+                    "default_onset_f1": mine["onset_f1"],
+                    "default_onset_offset_f1": mine["onset_offset_f1"],
+                    "default_elapsed_sec": mine["elapsed_sec"],
+                }
+            )
+    audio = sum(p["audio_sec"] for p in pairs)
+    f_up = float(np.mean([p["upstream_onset_f1"] for p in pairs]))
+    f_def = float(np.mean([p["default_onset_f1"] for p in pairs]))
+    return {
+        "n": len(pairs),
+        "segments": pick,
+        "upstream_onset_f1": round(f_up, 4),
+        "default_onset_f1": round(f_def, 4),
+        "onset_f1_drop": round(f_up - f_def, 4),
+        "upstream_onset_offset_f1": _mean(pairs, "upstream_onset_offset_f1"),
+        "default_onset_offset_f1": _mean(pairs, "default_onset_offset_f1"),
+        "upstream_rtf": round(sum(p["upstream_elapsed_sec"] for p in pairs) / audio, 4),
+        "default_rtf": round(sum(p["default_elapsed_sec"] for p in pairs) / audio, 4),
+        "pairs": pairs,
+    }
 
 
 # --- the transkun variant study ---------------------------------------------------------
@@ -429,6 +497,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soundfonts", default="fluidr3_gm,musescore_general")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None, help="only N segments, evenly spread")
+    parser.add_argument(
+        "--compare-upstream",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run unmodified transkun on N evenly spread segments per SoundFont",
+    )
     parser.add_argument("--variants", action="store_true", help="run the transkun speed study")
     parser.add_argument("--only", default=None, help="with --variants: comma-separated names")
     parser.add_argument(
