@@ -490,6 +490,60 @@ def _variant_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def markdown_variants(payload: dict[str, Any]) -> str:
+    """The variant table of docs/transcription.md from a ``--variants`` result."""
+    what = {v["name"]: v["what"] for v in payload["config"]["variants"]}
+    lines = [
+        "| variant | what | example F1 | renders F1 | renders onset+offset F1 | "
+        "example RTF | renders RTF | renders CPU s per audio s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, e in payload["summary"].items():
+        ex, dev = e.get("example", {}), e.get("dev", {})
+        lines.append(
+            f"| `{name}` | {what.get(name, '')} | {ex.get('onset_f1', float('nan')):.4f} | "
+            f"{dev.get('onset_f1', float('nan')):.4f} | "
+            f"{dev.get('onset_offset_f1', float('nan')):.4f} | "
+            f"{ex.get('rtf', float('nan')):.3f} | {dev.get('rtf', float('nan')):.3f} | "
+            f"{dev.get('cpu_sec_per_audio_sec', float('nan')):.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def markdown(payload: dict[str, Any]) -> str:
+    """The tables of docs/benchmarks.md ("Transcription") from a result payload."""
+    if payload.get("benchmark") == "transcribe-variants":
+        return markdown_variants(payload)
+    lines = [
+        "| backend | SoundFont | onset F1 | onset+offset F1 | precision | recall | "
+        "sustain-pedal agreement | RTF | CPU s per audio s |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for backend, per_sf in payload["summary"].items():
+        for sf, e in per_sf.items():
+            pedal = f"{e['pedal_agreement']:.3f}" if "pedal_agreement" in e else "–"
+            lines.append(
+                f"| {backend} | {sf} | {e['onset_f1']:.3f} | {e['onset_offset_f1']:.3f} | "
+                f"{e['onset_precision']:.3f} | {e['onset_recall']:.3f} | {pedal} | "
+                f"{e['rtf']:.3f} | {e['cpu_sec_per_audio_sec']:.3f} |"
+            )
+    c = payload.get("upstream_comparison")
+    if c:
+        lines += [
+            "",
+            f"| transkun on the same {c['n']} renders | onset F1 | onset+offset F1 | RTF |",
+            "| --- | --- | --- | --- |",
+            f"| unmodified (`TransKun.transcribe`, fp32) | {c['upstream_onset_f1']:.4f} | "
+            f"{c['upstream_onset_offset_f1']:.4f} | {c['upstream_rtf']:.3f} |",
+            f"| pianoeval default | {c['default_onset_f1']:.4f} | "
+            f"{c['default_onset_offset_f1']:.4f} | {c['default_rtf']:.3f} |",
+            f"| drop / speed-up | {c['onset_f1_drop']:+.4f} | "
+            f"{c['upstream_onset_offset_f1'] - c['default_onset_offset_f1']:+.4f} | "
+            f"{c['upstream_rtf'] / c['default_rtf']:.2f}x |",
+        ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=None)
@@ -510,7 +564,13 @@ def main(argv: list[str] | None = None) -> int:
         "--resume", type=Path, default=None, help="with --variants: JSONL of finished variants"
     )
     parser.add_argument("--no-write", action="store_true", help="print, do not write JSON")
+    parser.add_argument(
+        "--markdown", type=Path, default=None, metavar="RESULT", help="print a result's tables"
+    )
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return 0
     return run_variants(args) if args.variants else run_benchmark(args)
 
 

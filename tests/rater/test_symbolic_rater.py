@@ -18,6 +18,7 @@ from pianoeval.rater import (
     default_rater,
     percepiano_table,
     rater_features,
+    rater_inputs,
     rater_table,
     score_deltas,
 )
@@ -108,6 +109,44 @@ def test_score_deltas_and_rater_features() -> None:
     table = rater_table(pd.DataFrame([{k: feats[k] for k in feature_columns()}]), None)
     assert set(table.columns) == set(feats)
     assert score_deltas({"pedal.on_frac": 0.5}, None) == {"delta.pedal.on_frac": 0.0}
+
+
+def test_rater_inputs_match_rater_features(tmp_path: Path) -> None:
+    perf, score = example_midi_path(), example_score_path()
+    x = rater_inputs(
+        [perf, perf], [score, None], ids=["with", "without"], n_jobs=1, cache=tmp_path,
+        progress=False,
+    )  # fmt: skip
+    assert list(x.index) == ["with", "without"]
+    one = rater_features(perf, score=score)
+    assert set(x.columns) == set(one)
+    assert x.loc["with", list(one)].to_numpy() == pytest.approx(np.array(list(one.values())))
+    assert x.loc["without", "score.available"] == 0.0
+    assert (x.loc["without", [c for c in x.columns if c.startswith("delta.")]] == 0.0).all()
+    bare = rater_inputs([perf], None, ids=["p"], n_jobs=1, cache=tmp_path, progress=False)
+    assert bare.loc["p"].to_dict() == pytest.approx(x.loc["without"].to_dict())
+
+
+def test_cross_validate_predicts_other_tables_on_the_rows_they_have(
+    toy: tuple[pd.DataFrame, np.ndarray],
+) -> None:
+    from pianoeval.data.splits import Split
+
+    x, y_arr = toy
+    x.index = pd.Index([f"s{i}" for i in range(len(x))])
+    y = pd.DataFrame(y_arr, index=x.index, columns=["d1", "d2"])
+    ids = list(x.index)
+    split = Split("toy", "excerpt", test=ids[60:], folds=[ids[:30], ids[30:60]])
+    other = x.loc[ids[50:70]] + 0.5  # some validation rows of fold 1, some test rows
+    params = {"objective": "regression", "min_data_in_leaf": 5, "verbose": -1}
+    cv = cross_validate(
+        x, y, split, also_predict={"shifted": other}, n_rounds=20, params=params, n_threads=1
+    )
+    oof, test = cv.extra["shifted"]
+    assert sorted(oof.index) == sorted(ids[50:60])
+    assert sorted(test.index) == sorted(ids[60:70])
+    assert len(cv.test) == 20
+    assert not np.allclose(test.to_numpy(), cv.test.loc[test.index].to_numpy())
 
 
 def test_default_rater_rates_the_example() -> None:
