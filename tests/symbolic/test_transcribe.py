@@ -20,7 +20,12 @@ from pianoeval.symbolic.transcribe import (
     get_backend,
     transcribe,
 )
-from pianoeval.symbolic.transcribe.base import BackendOutput, empty_output, validate_output
+from pianoeval.symbolic.transcribe.base import (
+    BackendOutput,
+    clip_to_duration,
+    empty_output,
+    validate_output,
+)
 
 # (pitch, velocity, onset_sec, offset_sec): a few notes, a chord and a repeated key.
 CLIP_NOTES = [
@@ -296,6 +301,22 @@ def test_validate_output_rejects_broken_backends() -> None:
     with pytest.raises(SchemaError, match="NOTE_DTYPE"):
         validate_output(BackendOutput(np.zeros(3), none, none), backend="x", duration_sec=2)
     assert len(validate_output(empty_output(), backend="x", duration_sec=0.0).notes) == 0
+
+
+def test_clip_to_duration_cuts_what_runs_past_the_audio() -> None:
+    # transkun hears 16 s windows padded with zeros: a note may run on past the audio's end
+    notes = np.array(
+        [(0.5, 1.0, 60, 80), (38.0, 39.033, 62, 70), (39.02, 39.5, 64, 70)], dtype=NOTE_DTYPE
+    )
+    sustain = np.array([(37.0, 127), (39.4, 0)], dtype=PEDAL_DTYPE)
+    raw = BackendOutput(notes, sustain, np.zeros(0, dtype=PEDAL_DTYPE))
+    with pytest.raises(SchemaError, match="must lie in"):
+        validate_output(raw, backend="x", duration_sec=38.018)
+    out = validate_output(clip_to_duration(raw, 38.018), backend="x", duration_sec=38.018)
+    assert out.notes["pitch"].tolist() == [60, 62]
+    assert out.notes["offset_sec"].tolist() == [1.0, 38.018]
+    assert out.sustain["time_sec"].tolist() == [37.0, 38.018]
+    assert out.sustain["value"].tolist() == [127, 0]
 
 
 def test_listing_backends_does_not_import_torch() -> None:

@@ -87,6 +87,31 @@ def empty_output() -> BackendOutput:
     )
 
 
+def clip_to_duration(output: BackendOutput, duration_sec: float) -> BackendOutput:
+    """Cut a transcription at the end of its audio: nothing can sound after the audio ends.
+
+    Models that hear fixed-length windows padded past the end (transkun) may let a note or a
+    pedal run on into the padding; notes starting at or after the end are dropped, later
+    offsets and pedal events moved to the end.
+
+    Examples
+    --------
+    >>> notes = np.array([(0.5, 2.5, 60, 80), (2.1, 2.4, 62, 80)], dtype=NOTE_DTYPE)
+    >>> out = clip_to_duration(BackendOutput(notes, empty_output().sustain,
+    ...                                      empty_output().soft), 2.0)
+    >>> out.notes["offset_sec"].tolist()
+    [2.0]
+    """
+    notes = output.notes[output.notes["onset_sec"] < duration_sec].copy()
+    notes["offset_sec"] = np.minimum(notes["offset_sec"], duration_sec)
+    pedals = []
+    for events in (output.sustain, output.soft):
+        ev = events.copy()
+        ev["time_sec"] = np.minimum(ev["time_sec"], duration_sec)
+        pedals.append(ev)
+    return BackendOutput(notes=notes, sustain=pedals[0], soft=pedals[1])
+
+
 def validate_output(output: BackendOutput, *, backend: str, duration_sec: float) -> BackendOutput:
     """Check what a backend returned; return it with notes and events in time order.
 
@@ -366,7 +391,7 @@ class TranscriptionBackend(ABC):
             arr = arr.mean(axis=0)
         y32 = resample(arr.astype(np.float32, copy=False), int(sr), self.sr)
         duration_sec = y32.shape[-1] / self.sr
-        out = self._run(y32, settings, threads)
+        out = clip_to_duration(self._run(y32, settings, threads), duration_sec)
         return validate_output(out, backend=self.name, duration_sec=duration_sec)
 
     def _run(
