@@ -537,7 +537,7 @@ def markdown(payload: dict[str, Any]) -> str:
             f"{c['upstream_onset_offset_f1']:.4f} | {c['upstream_rtf']:.3f} |",
             f"| pianoeval default | {c['default_onset_f1']:.4f} | "
             f"{c['default_onset_offset_f1']:.4f} | {c['default_rtf']:.3f} |",
-            f"| drop / speed-up | {c['onset_f1_drop']:+.4f} | "
+            f"| drop (unmodified − default) / speed-up | {c['onset_f1_drop']:+.4f} | "
             f"{c['upstream_onset_offset_f1'] - c['default_onset_offset_f1']:+.4f} | "
             f"{c['upstream_rtf'] / c['default_rtf']:.2f}x |",
         ]
