@@ -185,3 +185,86 @@ def test_cross_validation_on_a_small_subset(data_root: Path, tmp_path: Path) -> 
     cv = cross_validate(x, y, split, n_rounds=10, params=params, n_threads=1)
     assert sorted(cv.oof.index) == sorted(ids)
     assert np.isfinite(mean_r2(y.loc[cv.oof.index].to_numpy(), cv.oof.to_numpy()))
+
+
+def test_quantile_normal_equals_scikit_learn(rng: np.random.Generator) -> None:
+    from sklearn.preprocessing import QuantileTransformer
+
+    from pianoeval.rater.symbolic import quantile_normal
+
+    x = np.column_stack(
+        [
+            rng.normal(size=300),
+            rng.integers(0, 4, 300).astype(float),  # repeated quantiles
+            np.zeros(300),  # constant
+            rng.exponential(size=300),
+        ]
+    )
+    qt = QuantileTransformer(n_quantiles=200, output_distribution="normal").fit(x)
+    new = np.vstack([x, rng.normal(scale=5.0, size=(50, 4))])  # beyond the training range
+    np.testing.assert_array_equal(
+        quantile_normal(new, qt.quantiles_, qt.references_), qt.transform(new)
+    )
+
+
+def test_members_blend_by_weight(tmp_path: Path, toy: tuple[pd.DataFrame, np.ndarray]) -> None:
+    x, y = toy
+    weights = {"gbdt": 2.0, "extra_trees": 1.0, "ridge": 1.0}
+    rater = SymbolicRater(
+        dims=["d1", "d2"], n_rounds=30, extra_trees_rounds=30, weights=weights, n_threads=1
+    ).fit(x, y)
+    assert rater.members == ["gbdt", "extra_trees", "ridge"]
+    parts = rater.predict_members(x)
+    assert set(parts) == set(rater.members)
+    blend = (2 * parts["gbdt"] + parts["extra_trees"] + parts["ridge"]) / 4
+    np.testing.assert_allclose(rater.predict(x), np.clip(blend, 1 / 7, 1), atol=1e-12)
+    # the linear member sees the linear signal of d1 = 0.5 + 0.1 * a.w
+    assert np.corrcoef(parts["ridge"][:, 0], y[:, 0])[0, 1] > 0.9
+    # members differ: the blend is not one of them
+    assert not np.allclose(parts["gbdt"], parts["extra_trees"])
+
+    loaded = SymbolicRater.load(rater.save(tmp_path / "r"))
+    assert loaded.weights == weights
+    np.testing.assert_array_equal(loaded.predict(x), rater.predict(x))
+    for name, part in loaded.predict_members(x).items():
+        np.testing.assert_array_equal(part, parts[name])
+    record = json.loads((tmp_path / "r" / "rater.json").read_text())
+    assert {"models/d1.s0.txt.xz", "models/d1.et.s0.txt.xz", "linear.json.xz"} <= set(
+        record["files"]
+    )
+
+
+def test_members_can_be_left_out_and_version_1_raters_load(
+    tmp_path: Path, toy: tuple[pd.DataFrame, np.ndarray]
+) -> None:
+    x, y = toy
+    rater = SymbolicRater(
+        dims=["d1", "d2"], n_rounds=20, extra_trees_rounds=0, ridge_alpha=None, n_threads=1
+    ).fit(x, y)
+    assert rater.members == ["gbdt"]
+    assert rater.extra_models == {}
+    assert rater.linear is None
+    path = rater.save(tmp_path / "r")
+    assert sorted(p.name for p in path.iterdir()) == ["models", "rater.json"]
+    # a schema-1 rater.json (written before the members existed) loads as gbdt only
+    record = json.loads((path / "rater.json").read_text())
+    for key in ("extra_trees_rounds", "extra_trees_params", "ridge_alpha", "weights"):
+        del record[key]
+    record["schema_version"] = 1
+    (path / "rater.json").write_text(json.dumps(record))
+    old = SymbolicRater.load(path)
+    assert old.members == ["gbdt"]
+    np.testing.assert_array_equal(old.predict(x), rater.predict(x))
+
+
+def test_member_settings_are_checked() -> None:
+    with pytest.raises(ParameterError, match="weights"):
+        SymbolicRater(weights={"gbdt": 1.0, "forest": 1.0})
+    with pytest.raises(ParameterError, match="weights"):
+        SymbolicRater(weights={"gbdt": -1.0})
+    with pytest.raises(ParameterError, match="all have weight 0"):
+        SymbolicRater(weights={"gbdt": 0.0, "extra_trees": 0.0, "ridge": 0.0})
+    with pytest.raises(ParameterError, match="ridge_alpha"):
+        SymbolicRater(ridge_alpha=0.0)
+    with pytest.raises(ParameterError, match="extra_trees_rounds"):
+        SymbolicRater(extra_trees_rounds=-1)

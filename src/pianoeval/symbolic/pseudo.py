@@ -974,7 +974,7 @@ def _fit_map(kind: str, x: Float64Array, y: Float64Array, sign: int) -> dict[str
     if kind == "affine":
         slope, intercept = np.polyfit(x, y, 1)
         return {"kind": "affine", "slope": float(slope), "intercept": float(intercept)}
-    from sklearn.isotonic import IsotonicRegression  # type: ignore[import-untyped]
+    from sklearn.isotonic import IsotonicRegression
 
     iso = IsotonicRegression(increasing=sign > 0, out_of_bounds="clip")
     iso.fit(x, y)
