@@ -182,3 +182,53 @@ def test_render_manifest(midi_files: dict[str, Path], tmp_path: Path) -> None:
 
     again = render_manifest(manifest, out, cache_dir=cache, augment=aug, progress=False)
     assert (again.n_rendered, again.n_cached) == (0, 2)
+
+
+def test_pool_starts_cleanly_from_a_process_that_runs_threads(
+    midi_files: dict[str, Path], tmp_path: Path
+) -> None:
+    """A script with busy torch threads (as after a transcription) renders with a pool.
+
+    With ``fork`` the workers could inherit a lock held by another thread and wait on it
+    for ever (render_files hung so after transkun). That hang depends on timing and is not
+    reproduced here; what is checked is that the pool's start method never forks the
+    calling process and that such a script (with the ``__main__`` guard that ``forkserver``
+    needs) renders.
+    """
+    from pianoeval._parallel import pool_context
+
+    assert pool_context().get_start_method() in {"forkserver", "spawn"}
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "threads_then_render.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import threading, time
+            import torch
+            from pianoeval.render import render_files
+
+            stop = threading.Event()
+
+            def busy():
+                while not stop.is_set():
+                    torch.ones(256, 256) @ torch.ones(256, 256)
+
+            if __name__ == "__main__":
+                torch.set_num_threads(2)
+                worker = threading.Thread(target=busy)
+                worker.start()
+                paths = [{str(midi_files["good"])!r}, {str(midi_files["good2"])!r}]
+                res = render_files(paths, {str(tmp_path / "cache")!r}, jobs=2, progress=False)
+                stop.set()
+                worker.join()
+                print(sum(r.ok for r in res))
+            """
+        )
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "2"

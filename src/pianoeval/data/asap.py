@@ -72,6 +72,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from pianoeval._parallel import pool_context
 from pianoeval._typing import Float64Array, PathLike
 from pianoeval.audio.windows import Window, bar_windows
 from pianoeval.data.report import ImportReport
@@ -614,7 +615,7 @@ def _midi_ends(paths: Sequence[Path], *, workers: int, progress: bool) -> dict[P
                 ends[path] = _midi_end_sec(path)
                 bar.update(1)
             return ends
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
             chunksize = max(1, min(16, len(ordered) // (8 * workers)))
             for path, end in zip(
                 ordered, pool.map(_midi_end_sec, ordered, chunksize=chunksize), strict=True

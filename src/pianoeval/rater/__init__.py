@@ -1,8 +1,9 @@
 """Raters: models that score a performance on perceptual dimensions.
 
 The first rater (:mod:`pianoeval.rater.symbolic`) maps symbolic performance features
-(:mod:`pianoeval.symbolic.features`) to the 19 PercePiano dimensions with one LightGBM
-regressor per dimension. :func:`default_rater` loads the one shipped with the package.
+(:mod:`pianoeval.symbolic.features`) to the 19 PercePiano dimensions with, per dimension,
+a weighted mean of two LightGBM models and a ridge regression. :func:`default_rater`
+loads the one shipped with the package.
 
 Examples
 --------
@@ -24,6 +25,7 @@ from pianoeval.rater.symbolic import (
     percepiano_scores,
     percepiano_table,
     performance_only_columns,
+    quantile_normal,
     rater_features,
     rater_inputs,
     rater_table,
@@ -40,6 +42,7 @@ __all__ = [
     "percepiano_scores",
     "percepiano_table",
     "performance_only_columns",
+    "quantile_normal",
     "rater_features",
     "rater_inputs",
     "rater_table",

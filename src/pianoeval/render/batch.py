@@ -9,15 +9,16 @@ small result. A file that cannot be rendered (no notes, corrupt, unreadable) bec
 :class:`RenderResult` with its error; configuration problems (a missing SoundFont, no
 FluidSynth, bad settings) raise before anything starts.
 
-Workers are forked (Linux), which copies an already-loaded synthesiser of the parent
-instead of loading its SoundFonts again; the pool starts all of them before any other
-thread (progress bar, pool manager) exists.
+Workers start from a clean process (``forkserver``, :func:`pianoeval._parallel.pool_context`),
+never as forks of the caller: a caller that already runs threads (torch after a
+transcription) once made forked workers hang on a lock copied mid-use. Each worker loads
+its SoundFonts once (an .sf3 takes a few seconds); scripts that call this need the usual
+``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pianoeval._parallel import pool_context
 from pianoeval._typing import PathLike
 from pianoeval.errors import ParameterError, PianoEvalError
 from pianoeval.render.augment import Augment
@@ -188,11 +190,6 @@ def _default_jobs() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-def _pool_context() -> Any:
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
 def render_files(
@@ -362,8 +359,7 @@ def _run_all(todo: list[_Job], jobs: int | None, progress: bool) -> Iterable[Ren
                 yield _run_job(job)
                 bar.update()
         return
-    with ProcessPoolExecutor(max_workers=n_workers, mp_context=_pool_context()) as pool:
-        # All workers are forked on the first submit, before the bar's thread exists.
+    with ProcessPoolExecutor(max_workers=n_workers, mp_context=pool_context()) as pool:
         futures: dict[Future[RenderResult], _Job] = {pool.submit(_run_job, j): j for j in todo}
         with tqdm(**bar_args) as bar:
             for fut in as_completed(futures):

@@ -42,7 +42,6 @@ True
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -50,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pianoeval._parallel import pool_context
 from pianoeval._registry import Registry
 from pianoeval._typing import PathLike
 from pianoeval.errors import ParameterError
@@ -339,8 +339,7 @@ def features_table(
                 if bar is not None:
                     bar.update()
         else:
-            ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-            with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx) as pool:
+            with ProcessPoolExecutor(max_workers=n_jobs, mp_context=pool_context()) as pool:
                 for i, res in zip(todo, pool.map(_compute_task, tasks, chunksize=4), strict=True):
                     rows[i] = res
                     if bar is not None:
