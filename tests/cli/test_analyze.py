@@ -35,3 +35,22 @@ def test_analyze_table_and_errors(tmp_path) -> None:  # type: ignore[no-untyped-
     r = runner.invoke(app, ["analyze", str(bad)])
     assert r.exit_code == 1
     assert str(bad) in str(r.exception)
+
+
+def test_analyze_audio_is_transcribed_and_carries_the_caution() -> None:
+    from pianoeval.cli.analyze import AUDIO_CAUTION
+    from pianoeval.examples import example_audio_path
+
+    audio = example_audio_path()
+    r = runner.invoke(app, ["analyze", str(audio), "--backend", "basic_pitch", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)[str(audio)]
+    assert res["source"] == "audio transcribed with basic_pitch"
+    assert res["caution"] == AUDIO_CAUTION
+    assert res["n_notes"] > 50  # the example has 137 notes
+    assert len(res["scores"]) == 19
+    table = runner.invoke(app, ["analyze", str(audio), "--backend", "basic_pitch"])
+    assert table.exit_code == 0
+    assert "caution: scores of transcribed audio are not reliable yet" in table.stdout
+    midi = json.loads(runner.invoke(app, ["analyze", "--example", "--format", "json"]).stdout)
+    assert midi[str(example_midi_path())]["caution"] is None

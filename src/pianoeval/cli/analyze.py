@@ -16,6 +16,13 @@ import typer
 from pianoeval.cli._common import FormatOption, OutputFormat, echo_json, print_table
 
 MIDI_SUFFIXES = {".mid", ".midi"}
+#: Said with every rating of transcribed audio (measured: docs/benchmarks.md, "First rater").
+AUDIO_CAUTION = (
+    "scores of transcribed audio are not reliable yet: the rater learned from recorded MIDI, "
+    "and transcribed velocities and pedal differ from it (on rendered test audio its mean "
+    "R2 fell from 0.52 with the true MIDI to below 0 with transkun's transcriptions; see "
+    "docs/benchmarks.md#first-rater). The timing and pace features are reliable."
+)
 #: The features the table shows (JSON has all of them).
 SUMMARY = (
     ("pace.perf_tempo_bpm", "tempo (bpm)", "{:.0f}"),
@@ -76,6 +83,7 @@ def analyze(
         values = rater.predict(feats)
         results[str(path)] = {
             "source": source,
+            "caution": None if source == "midi" else AUDIO_CAUTION,
             "score": str(score) if score else None,
             "n_notes": perf.n_notes,
             "duration_sec": round(perf.end_sec, 3),
@@ -93,6 +101,8 @@ def analyze(
             f"\n{path_str}: {r['n_notes']} notes, {r['duration_sec']:.1f} s ({r['source']})"
             + (f", score {r['score']}" if r["score"] else "")
         )
+        if r["caution"]:
+            typer.echo(f"caution: {r['caution']}")
         print_table(
             "performance features",
             ["feature", "value"],
