@@ -231,4 +231,4 @@ def test_pool_starts_cleanly_from_a_process_that_runs_threads(
     out = subprocess.run(
         [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=True
     )
-    assert out.stdout.strip() == "2"
+    assert out.stdout.strip().splitlines()[-1] == "2"  # pyfluidsynth may print first
