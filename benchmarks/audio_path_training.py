@@ -57,10 +57,11 @@ def main() -> None:
     test = sorted(i for i in split.test if i in x.index)
     train = sorted(i for i in x.index if i not in set(split.test))
     added = sorted(random.Random(args.seed).sample(train, args.n_train))
-    aug = audio_path_tables(root, added, ["transkun"], ["fluidr3_gm"], args.work / "train", args.jobs)
+    work, jobs = args.work, args.jobs
+    aug = audio_path_tables(root, added, ["transkun"], ["fluidr3_gm"], work / "train", jobs)
     x_add = aug["transkun/fluidr3_gm"][0]
     soundfonts = ["fluidr3_gm", "musescore_general"]
-    audio = audio_path_tables(root, test, ["transkun"], soundfonts, args.work / "test", args.jobs)
+    audio = audio_path_tables(root, test, ["transkun"], soundfonts, work / "test", jobs)
     t_inputs = time.perf_counter() - t0
 
     def flagged(frame: pd.DataFrame, value: float) -> pd.DataFrame:
