@@ -653,9 +653,9 @@ class SymbolicRater:
     def _predict_matrix(self, arr: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         parts = self._members(arr)
         total = sum(self.weights[m] for m in parts)
-        out: npt.NDArray[np.float64] = sum(  # type: ignore[assignment]
-            (self.weights[m] / total) * p for m, p in parts.items()
-        )
+        out = np.zeros((len(arr), len(self.dims)))
+        for m, p in parts.items():
+            out += (self.weights[m] / total) * p
         if self.clip:
             out = np.clip(out, *LABEL_RANGE)
         return out
