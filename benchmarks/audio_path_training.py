@@ -52,7 +52,7 @@ def main() -> None:
     root = find_data_root(args.data_root, dataset="percepiano")
 
     t0 = time.perf_counter()
-    x, y = percepiano_table(root, n_jobs=args.jobs, progress=False)
+    x, y = percepiano_table(root, jobs=args.jobs, progress=False)
     split = load_split("performer")
     test = sorted(i for i in split.test if i in x.index)
     train = sorted(i for i in x.index if i not in set(split.test))

@@ -218,8 +218,8 @@ def audio_path_tables(
                 transcribe(str(r.audio_path), backend=backend, out_path=paths[-1])
             print(f"audio path {backend}/{sf}: {len(ids)} transcriptions in "
                   f"{time.perf_counter() - t:.1f} s", flush=True)  # fmt: skip
-            x_s = rater_inputs(paths, score_paths, ids=ids, n_jobs=jobs, progress=False)
-            x_0 = rater_inputs(paths, None, ids=ids, n_jobs=jobs, progress=False)
+            x_s = rater_inputs(paths, score_paths, ids=ids, jobs=jobs, progress=False)
+            x_0 = rater_inputs(paths, None, ids=ids, jobs=jobs, progress=False)
             out[f"{backend}/{sf}"] = (x_s, x_0[performance_only_columns(x_0.columns)])
     return out
 
@@ -244,8 +244,8 @@ def main() -> None:
     root = find_data_root(args.data_root, dataset="percepiano")
 
     t0 = time.perf_counter()
-    x, y = percepiano_table(root, n_jobs=args.jobs, progress=True)
-    x0, _ = percepiano_table(root, with_scores=False, n_jobs=args.jobs, progress=True)
+    x, y = percepiano_table(root, jobs=args.jobs, progress=True)
+    x0, _ = percepiano_table(root, with_scores=False, jobs=args.jobs, progress=True)
     x0 = x0[performance_only_columns(x.columns)]
     t_features = time.perf_counter() - t0
     print(f"features: {x.shape} in {t_features:.1f} s", flush=True)
@@ -346,7 +346,7 @@ def main() -> None:
     if not args.no_ship:
         t = time.perf_counter()
         bench = {"result_file": f"benchmarks/results/first_rater/{out.name}", **headline}
-        rater = train_default_rater(root, DEFAULT_DIR, benchmark=bench, n_jobs=args.jobs)
+        rater = train_default_rater(root, DEFAULT_DIR, benchmark=bench, jobs=args.jobs)
         size = sum(p.stat().st_size for p in DEFAULT_DIR.rglob("*") if p.is_file())
         print(f"default rater: {len(rater.dims)} dims, {size / 1e6:.2f} MB, "
               f"{time.perf_counter() - t:.1f} s -> {DEFAULT_DIR}", flush=True)  # fmt: skip

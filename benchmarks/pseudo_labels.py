@@ -1,6 +1,6 @@
 """Score alignment and pseudo-labels: alignment quality, proxy validation, calibration.
 
-    .venv/bin/python benchmarks/pseudo_labels.py [--data-root DIR] [--work DIR] [--workers 2]
+    .venv/bin/python benchmarks/pseudo_labels.py [--data-root DIR] [--work DIR] [--jobs 2]
         [--asap-sample 50] [--reuse] [--fresh] [--no-write-calibration]
 
 1. Builds the PercePiano and ASAP manifests in --work (kept there; never in the repo).
@@ -164,16 +164,14 @@ def align_asap_sample(asap_root: Path, n: int, seed: int) -> dict[str, Any]:
 
 
 def proxies_cached(
-    manifest: Path, cache: Path, *, fresh: bool, workers: int
+    manifest: Path, cache: Path, *, fresh: bool, jobs: int
 ) -> tuple[ProxyResult, int]:
     """Compute the proxies, resuming from the JSONL cache (``--fresh`` starts over)."""
     if fresh:
         cache.unlink(missing_ok=True)
     n_cached = sum(1 for _ in cache.open()) if cache.is_file() else 0
     segs = read_manifest(manifest, check_media=False)
-    result = compute_proxies(
-        segs, base_dir=manifest.parent, workers=workers, progress=True, cache=cache
-    )
+    result = compute_proxies(segs, base_dir=manifest.parent, jobs=jobs, progress=True, cache=cache)
     return result, n_cached
 
 
@@ -251,7 +249,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--work", default="/tmp/pianoeval_pseudo_labels")
-    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--asap-sample", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--reuse", action="store_true", help="reuse the manifests in --work")
@@ -272,7 +270,7 @@ def main() -> None:
         build_percepiano_manifest(root, pp_manifest, progress=False)
     if not (args.reuse and asap_manifest.is_file()):
         t = time.perf_counter()
-        build_asap_manifest(root, asap_manifest, progress=False, workers=args.workers)
+        build_asap_manifest(root, asap_manifest, progress=False, jobs=args.jobs)
         timings["asap_manifest_sec"] = round(time.perf_counter() - t, 1)
 
     print("aligning PercePiano ...", flush=True)
@@ -286,10 +284,10 @@ def main() -> None:
 
     print("proxies ...", flush=True)
     pp_proxies, pp_cached = proxies_cached(
-        pp_manifest, work / "proxies_percepiano.jsonl", fresh=args.fresh, workers=args.workers
+        pp_manifest, work / "proxies_percepiano.jsonl", fresh=args.fresh, jobs=args.jobs
     )
     asap_proxies, asap_cached = proxies_cached(
-        asap_manifest, work / "proxies_asap.jsonl", fresh=args.fresh, workers=args.workers
+        asap_manifest, work / "proxies_asap.jsonl", fresh=args.fresh, jobs=args.jobs
     )
 
     pp_segs = read_manifest(pp_manifest, check_media=False)
@@ -342,7 +340,7 @@ def main() -> None:
             "n_asap_rows": len(asap_proxies.values),
         },
         "config": {
-            "workers": args.workers,
+            "jobs": args.jobs,
             "asap_sample": args.asap_sample,
             "seed": args.seed,
             "split": "excerpt",

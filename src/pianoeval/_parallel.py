@@ -1,4 +1,8 @@
-"""Process pools that are safe to start from a process that already runs threads.
+"""Worker counts and process pools that are safe to start from a threaded process.
+
+Every function that spreads work over processes takes one keyword, ``jobs`` (an int >= 1,
+or None for :func:`default_jobs`), resolved by :func:`resolve_jobs`; the CLI spells it
+``--jobs``.
 
 ``fork`` copies a process with only the calling thread: a lock another thread held at that
 moment (torch's thread pool after a transcription, a tqdm monitor, a web server's
@@ -11,9 +15,16 @@ workers with ``forkserver`` (forked from a clean single-threaded server process)
 from __future__ import annotations
 
 import multiprocessing
+import os
 from multiprocessing.context import BaseContext
 
-__all__ = ["pool_context"]
+from pianoeval.errors import ParameterError
+
+__all__ = ["MAX_DEFAULT_JOBS", "default_jobs", "pool_context", "resolve_jobs"]
+
+#: The default never starts more workers than this, whatever the machine: each worker
+#: loads its own models (a SoundFont, a transcriber), so memory grows with the count.
+MAX_DEFAULT_JOBS = 8
 
 
 def pool_context() -> BaseContext:
@@ -26,3 +37,41 @@ def pool_context() -> BaseContext:
     """
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def default_jobs() -> int:
+    """Return the CPUs this process may use, at most :data:`MAX_DEFAULT_JOBS`.
+
+    Examples
+    --------
+    >>> 1 <= default_jobs() <= MAX_DEFAULT_JOBS
+    True
+    """
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, MAX_DEFAULT_JOBS))
+
+
+def resolve_jobs(jobs: int | None, n_tasks: int | None = None) -> int:
+    """Return the worker count to use: ``jobs`` (None: :func:`default_jobs`), at most ``n_tasks``.
+
+    Raises
+    ------
+    ParameterError
+        If ``jobs`` is not None and below 1.
+
+    Examples
+    --------
+    >>> resolve_jobs(4, n_tasks=2)
+    2
+    >>> resolve_jobs(None, n_tasks=0)
+    1
+    """
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ParameterError(f"jobs must be an integer >= 1 (or None for all CPUs), not {jobs!r}")
+    n = default_jobs() if jobs is None else jobs
+    if n_tasks is not None:
+        n = min(n, max(1, n_tasks))
+    return n

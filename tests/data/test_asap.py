@@ -338,7 +338,7 @@ def by_performance(rows: list[Segment]) -> dict[str, list[Segment]]:
 
 
 def test_tiny_import_rows_report_and_skips(tiny_asap: dict[str, Any]) -> None:
-    report, rows = import_tiny(tiny_asap, workers=1)
+    report, rows = import_tiny(tiny_asap, jobs=1)
     assert report.n_rows == len(rows) > 0
     assert report.n_sources == 4
     assert report.skipped == [
@@ -382,7 +382,7 @@ def test_tiny_import_rows_report_and_skips(tiny_asap: dict[str, Any]) -> None:
 
 
 def test_tiny_import_times_bars_and_pickup(tiny_asap: dict[str, Any]) -> None:
-    _, rows = import_tiny(tiny_asap, workers=1)
+    _, rows = import_tiny(tiny_asap, jobs=1)
     aa = by_performance(rows)["asap/Bach/Prelude_1/Aa01@bwv_1"]
     downbeats = [2.0 + 1.6 * i for i in range(30)]
     # The pickup (two beats before 2.0 s) is in no window: bar 1 starts on the first downbeat.
@@ -417,7 +417,7 @@ def test_tiny_import_times_bars_and_pickup(tiny_asap: dict[str, Any]) -> None:
 
 
 def test_tiny_import_repeat_has_no_score_bars(tiny_asap: dict[str, Any]) -> None:
-    _, rows = import_tiny(tiny_asap, workers=1)
+    _, rows = import_tiny(tiny_asap, jobs=1)
     bb = by_performance(rows)["asap/Bach/Prelude_1/Bb02"]
     assert bb[-1].bars is not None
     assert bb[-1].bars[1] == 40
@@ -429,15 +429,15 @@ def test_tiny_import_repeat_has_no_score_bars(tiny_asap: dict[str, Any]) -> None
 
 
 def test_tiny_import_same_with_worker_processes(tiny_asap: dict[str, Any]) -> None:
-    report1, rows1 = import_tiny(tiny_asap, workers=1)
-    report2, rows2 = import_tiny(tiny_asap, workers=2)
+    report1, rows1 = import_tiny(tiny_asap, jobs=1)
+    report2, rows2 = import_tiny(tiny_asap, jobs=2)
     assert [s.to_json_dict() for s in rows1] == [s.to_json_dict() for s in rows2]
     assert report1.to_dict() == report2.to_dict()
 
 
 def test_tiny_import_uris_relative_to_manifest(tiny_asap: dict[str, Any]) -> None:
     out = tiny_asap["root"].parent / "m.jsonl"  # the data lie below the manifest's folder
-    build_asap_manifest(tiny_asap["root"], out, progress=False, workers=1)
+    build_asap_manifest(tiny_asap["root"], out, progress=False, jobs=1)
     rows = read_manifest(out)
     assert rows[0].midi_uri is not None
     assert rows[0].midi_uri.startswith("asap/")

@@ -114,7 +114,7 @@ def test_score_deltas_and_rater_features() -> None:
 def test_rater_inputs_match_rater_features(tmp_path: Path) -> None:
     perf, score = example_midi_path(), example_score_path()
     x = rater_inputs(
-        [perf, perf], [score, None], ids=["with", "without"], n_jobs=1, cache=tmp_path,
+        [perf, perf], [score, None], ids=["with", "without"], jobs=1, cache=tmp_path,
         progress=False,
     )  # fmt: skip
     assert list(x.index) == ["with", "without"]
@@ -123,7 +123,7 @@ def test_rater_inputs_match_rater_features(tmp_path: Path) -> None:
     assert x.loc["with", list(one)].to_numpy() == pytest.approx(np.array(list(one.values())))
     assert x.loc["without", "score.available"] == 0.0
     assert (x.loc["without", [c for c in x.columns if c.startswith("delta.")]] == 0.0).all()
-    bare = rater_inputs([perf], None, ids=["p"], n_jobs=1, cache=tmp_path, progress=False)
+    bare = rater_inputs([perf], None, ids=["p"], jobs=1, cache=tmp_path, progress=False)
     assert bare.loc["p"].to_dict() == pytest.approx(x.loc["without"].to_dict())
 
 
@@ -174,7 +174,7 @@ def test_cross_validation_on_a_small_subset(data_root: Path, tmp_path: Path) -> 
     excerpts = ["Schubert_D935_no.3_4bars_13", "Schubert_D935_no.3_4bars_17"]
     means, _ = load_released_labels(data_root)
     ids = [i for e in excerpts for i in sorted(i for i in means if parse_name(i).excerpt == e)[:4]]
-    x, y = percepiano_table(data_root, ids=ids, n_jobs=2, cache=tmp_path, progress=False)
+    x, y = percepiano_table(data_root, ids=ids, jobs=2, cache=tmp_path, progress=False)
     assert list(x.index) == sorted(ids)
     assert y.shape == (8, 19)
     assert x["score.available"].eq(1.0).all()

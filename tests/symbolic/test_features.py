@@ -281,7 +281,7 @@ def test_features_table_caches_by_content(
 
     cache = FeatureCache(tmp_path / "cache")
     first = features_table(
-        [metronome, ritardando], scores=[None, metronome], cache=cache, progress=False, n_jobs=1
+        [metronome, ritardando], scores=[None, metronome], cache=cache, progress=False, jobs=1
     )
     assert list(first.index) == ["metronome", "rit"]
     assert list(first.columns) == feature_columns()
@@ -296,15 +296,15 @@ def test_features_table_caches_by_content(
     renamed = tmp_path / "renamed.mid"
     renamed.write_bytes(metronome.read_bytes())
     again = features_table(
-        [renamed, ritardando], scores=[None, metronome], cache=cache, progress=False, n_jobs=2
+        [renamed, ritardando], scores=[None, metronome], cache=cache, progress=False, jobs=2
     )
     np.testing.assert_array_equal(again.to_numpy(), first.to_numpy())
     assert list(again.index) == ["renamed", "rit"]
 
 
 def test_features_table_parallel_matches_serial(metronome: Path, ritardando: Path) -> None:
-    serial = features_table([metronome, ritardando], cache=False, progress=False, n_jobs=1)
-    parallel = features_table([metronome, ritardando], cache=False, progress=False, n_jobs=2)
+    serial = features_table([metronome, ritardando], cache=False, progress=False, jobs=1)
+    parallel = features_table([metronome, ritardando], cache=False, progress=False, jobs=2)
     np.testing.assert_array_equal(serial.to_numpy(), parallel.to_numpy())
     with pytest.raises(ParameterError):
         features_table([metronome], scores=[None, None], cache=False)
@@ -316,7 +316,7 @@ def test_features_table_accepts_loaded_inputs(tmp_path: Path, metronome: Path) -
     cache = FeatureCache(tmp_path / "c")
     perf = load_midi(metronome)
     for score in (score_notes(metronome), load_midi(metronome)):
-        df = features_table([perf], scores=[score], cache=cache, progress=False, n_jobs=1)
+        df = features_table([perf], scores=[score], cache=cache, progress=False, jobs=1)
         assert list(df.index) == ["perf0"]
         assert df.loc["perf0", "score.available"] == 1.0
         assert df.loc["perf0", "pace.tempo_ratio_log"] == pytest.approx(0.0, abs=1e-9)

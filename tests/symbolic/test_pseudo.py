@@ -269,7 +269,7 @@ def test_write_pseudo_labels_on_a_tiny_manifest(tmp_path: Path) -> None:
     manifest = tmp_path / "m.jsonl"
     write_manifest(manifest, rows)
     out = tmp_path / "out" / "m.jsonl"
-    report = write_pseudo_labels(manifest, out, workers=1, progress=False)
+    report = write_pseudo_labels(manifest, out, jobs=1, progress=False)
     assert (report.n_rows, report.n_labelled) == (5, 5)
     got = {s.segment_id: s for s in read_manifest(out)}  # media URIs rewritten for the new folder
     usable = set(load_calibration().usable())
@@ -310,7 +310,7 @@ def test_cli_pseudo_labels_replaces_the_manifest_in_place(tmp_path: Path) -> Non
     manifest = tmp_path / "m.jsonl"
     write_manifest(manifest, [seg])
     result = CliRunner().invoke(
-        app, ["data", "pseudo-labels", str(manifest), "--workers", "1", "--no-progress"]
+        app, ["data", "pseudo-labels", str(manifest), "--jobs", "1", "--no-progress"]
     )
     assert result.exit_code == 0, result.output
     assert "wrote 1 rows (1 with pseudo-labels; aligned 1)" in result.output
@@ -344,10 +344,10 @@ def test_compute_proxies_resumes_from_its_cache(tmp_path: Path) -> None:
             )
         )
     cache = tmp_path / "cache.jsonl"
-    first = compute_proxies(segs, base_dir=tmp_path, workers=1, progress=False, cache=cache)
+    first = compute_proxies(segs, base_dir=tmp_path, jobs=1, progress=False, cache=cache)
     assert len(cache.read_text().splitlines()) == 2
     (tmp_path / "p0.mid").unlink()  # a second run must not read the MIDI files again
-    again = compute_proxies(segs, base_dir=tmp_path, workers=1, progress=False, cache=cache)
+    again = compute_proxies(segs, base_dir=tmp_path, jobs=1, progress=False, cache=cache)
     assert again.status == first.status == {"p0": "aligned", "p1": "aligned"}
     for sid, vals in first.values.items():
         assert again.values[sid] == pytest.approx(vals, nan_ok=True)
@@ -372,7 +372,7 @@ def test_percepiano_excerpt_gets_aligned_pseudo_labels(data_root: Path, tmp_path
         )
         for m in midis
     ]
-    result = compute_proxies(segs, workers=1, progress=False)
+    result = compute_proxies(segs, jobs=1, progress=False)
     assert set(result.status.values()) == {"aligned"}
     cal = load_calibration()
     for sid, values in result.values.items():

@@ -124,5 +124,8 @@ def analyze(
 
 def _bar(value: float, width: int = 12) -> str:
     """Place a value of [1/7, 1] on a small text scale."""
-    pos = round((min(max(value, 1 / 7), 1.0) - 1 / 7) / (6 / 7) * (width - 1))
+    from pianoeval.constants import LABEL_CEILING, LABEL_FLOOR
+
+    span = LABEL_CEILING - LABEL_FLOOR
+    pos = round((min(max(value, LABEL_FLOOR), LABEL_CEILING) - LABEL_FLOOR) / span * (width - 1))
     return "·" * pos + "●" + "·" * (width - 1 - pos)

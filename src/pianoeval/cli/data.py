@@ -94,8 +94,8 @@ def pseudo_labels(
         Path | None,
         typer.Option("--calibration", help="Calibration JSON (default: the committed one)."),
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option("--workers", help="Processes (default: one per CPU, max 8).")
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", help="Processes (default: one per CPU, max 8).")
     ] = None,
     progress: Annotated[bool, ProgressOption] = True,
 ) -> None:
@@ -108,7 +108,7 @@ def pseudo_labels(
 
     target = manifest if out is None else out
     report = write_pseudo_labels(
-        manifest, target, calibration=calibration, workers=workers, progress=progress
+        manifest, target, calibration=calibration, jobs=jobs, progress=progress
     )
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(report.status_counts.items()))
     typer.echo(

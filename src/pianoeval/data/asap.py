@@ -72,7 +72,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from pianoeval._parallel import pool_context
+from pianoeval._parallel import pool_context, resolve_jobs
 from pianoeval._typing import Float64Array, PathLike
 from pianoeval.audio.windows import Window, bar_windows
 from pianoeval.data.report import ImportReport
@@ -599,7 +599,7 @@ def _midi_end_sec(path: Path) -> float | str:
         return e.problem
 
 
-def _midi_ends(paths: Sequence[Path], *, workers: int, progress: bool) -> dict[Path, float | str]:
+def _midi_ends(paths: Sequence[Path], *, jobs: int, progress: bool) -> dict[Path, float | str]:
     """Read many MIDI files with :func:`_midi_end_sec`, in worker processes if asked.
 
     Reading MIDI is nearly all the time an import takes (mido parses every event), so it is
@@ -610,13 +610,13 @@ def _midi_ends(paths: Sequence[Path], *, workers: int, progress: bool) -> dict[P
     ordered = sorted(paths, key=lambda p: -p.stat().st_size if p.is_file() else 0)
     ends: dict[Path, float | str] = {}
     with tqdm(total=len(ordered), desc="asap", unit="midi", disable=not progress) as bar:
-        if workers <= 1 or len(ordered) <= 1:
+        if jobs <= 1 or len(ordered) <= 1:
             for path in ordered:
                 ends[path] = _midi_end_sec(path)
                 bar.update(1)
             return ends
-        with ProcessPoolExecutor(max_workers=workers, mp_context=pool_context()) as pool:
-            chunksize = max(1, min(16, len(ordered) // (8 * workers)))
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=pool_context()) as pool:
+            chunksize = max(1, min(16, len(ordered) // (8 * jobs)))
             for path, end in zip(
                 ordered, pool.map(_midi_end_sec, ordered, chunksize=chunksize), strict=True
             ):
@@ -727,20 +727,12 @@ def _id_keys(performances: Sequence[AsapPerformance]) -> list[str]:
     ]
 
 
-def _default_workers() -> int:
-    try:
-        n_cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n_cpus = os.cpu_count() or 1
-    return max(1, min(n_cpus, 8))
-
-
 def build_asap_manifest(
     data_root: PathLike | None,
     out_path: PathLike,
     *,
     progress: bool = True,
-    workers: int | None = None,
+    jobs: int | None = None,
 ) -> ImportReport:
     """Write the manifest of bar-aligned windows of every ASAP performance.
 
@@ -758,7 +750,7 @@ def build_asap_manifest(
         The manifest to write (JSONL, replaced atomically).
     progress : bool
         Show a progress bar (on stderr); nothing else is printed.
-    workers : int or None
+    jobs : int or None
         Processes reading MIDI files (None: one per available CPU, at most 8; 1: all in
         this process).
 
@@ -807,7 +799,7 @@ def build_asap_manifest(
     }
     ends = _midi_ends(
         sorted(needed),
-        workers=_default_workers() if workers is None else workers,
+        jobs=resolve_jobs(jobs),
         progress=progress,
     )
 

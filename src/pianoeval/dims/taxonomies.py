@@ -15,6 +15,7 @@ blurred → clear), so a dimension's identity is ``taxonomy.name``.
 
 from __future__ import annotations
 
+from pianoeval.constants import LABEL_RANGE
 from pianoeval.dims._model import Taxonomy, make_taxonomy
 
 PERCEPIANO19: Taxonomy = make_taxonomy(
@@ -23,7 +24,7 @@ PERCEPIANO19: Taxonomy = make_taxonomy(
     title="PercePiano perceptual dimensions",
     source="PercePiano (Park et al., Scientific Reports 14:23002, 2024); label order as released",
     scale="7-point bipolar scale; stored as mean rating / 7, in [1/7, 1]; high = second descriptor",
-    value_range=(1.0 / 7.0, 1.0),
+    value_range=LABEL_RANGE,
     rows=[
         ("timing", "timing", "stable", "unstable", "How steady the pulse and note timing sound."),
         (

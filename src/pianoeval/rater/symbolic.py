@@ -49,6 +49,7 @@ import numpy.typing as npt
 
 from pianoeval._typing import PathLike
 from pianoeval._version import __version__
+from pianoeval.constants import LABEL_RANGE
 from pianoeval.errors import BackendUnavailableError, ParameterError, SchemaError
 
 if TYPE_CHECKING:
@@ -66,8 +67,6 @@ MODEL_ID = "pianoeval-symbolic-v1"
 DEFAULT_DIR = Path(__file__).resolve().parent / "weights" / "symbolic_v1"
 #: Prefix of the score-delta columns: ``delta.<family>.<column>``.
 DELTA_PREFIX = "delta."
-#: The label range of PercePiano (mean rating / 7).
-LABEL_RANGE = (1.0 / 7.0, 1.0)
 #: LightGBM settings chosen on the excerpt-split CV (docs/benchmarks.md, "First rater").
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "regression",
@@ -853,7 +852,7 @@ def rater_inputs(
     scores: Sequence[PathLike | None] | None,
     *,
     ids: Sequence[str],
-    n_jobs: int = 2,
+    jobs: int | None = 2,
     cache: bool | PathLike = True,
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -868,7 +867,7 @@ def rater_inputs(
         (performance-only features and zero deltas).
     ids : sequence of str
         Row labels.
-    n_jobs, cache, progress
+    jobs, cache, progress
         As in :func:`~pianoeval.symbolic.features.features_table`.
 
     Returns
@@ -881,14 +880,14 @@ def rater_inputs(
     from pianoeval.symbolic.features import features_table
 
     if scores is None:
-        perf_t = features_table(perfs, ids=ids, n_jobs=n_jobs, cache=cache, progress=progress)
+        perf_t = features_table(perfs, ids=ids, jobs=jobs, cache=cache, progress=progress)
         return rater_table(perf_t, None)
     perf_t = features_table(
-        perfs, scores=scores, ids=ids, n_jobs=n_jobs, cache=cache, progress=progress
+        perfs, scores=scores, ids=ids, jobs=jobs, cache=cache, progress=progress
     )
     uniq = sorted({Path(p) for p in scores if p is not None})
     ref = features_table(
-        uniq, scores=uniq, ids=[str(p) for p in uniq], n_jobs=n_jobs, cache=cache,
+        uniq, scores=uniq, ids=[str(p) for p in uniq], jobs=jobs, cache=cache,
         progress=progress,
     )  # fmt: skip
     score_t = ref.reindex([str(Path(p)) if p is not None else "" for p in scores])
@@ -901,7 +900,7 @@ def percepiano_table(
     *,
     ids: Sequence[str] | None = None,
     with_scores: bool = True,
-    n_jobs: int = 2,
+    jobs: int | None = 2,
     cache: bool | PathLike = True,
     progress: bool = True,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -916,7 +915,7 @@ def percepiano_table(
     with_scores : bool
         Align each performance to its excerpt's score (score-relative features and score
         deltas); False computes the performance-only features (and zero deltas).
-    n_jobs, cache, progress
+    jobs, cache, progress
         As in :func:`~pianoeval.symbolic.features.features_table`.
 
     Returns
@@ -938,9 +937,7 @@ def percepiano_table(
     scores = percepiano_scores(root)
     perf_paths = [midis[i] for i in ids]
     score_paths = [scores.get(parse_name(i).excerpt) for i in ids] if with_scores else None
-    x = rater_inputs(
-        perf_paths, score_paths, ids=ids, n_jobs=n_jobs, cache=cache, progress=progress
-    )
+    x = rater_inputs(perf_paths, score_paths, ids=ids, jobs=jobs, cache=cache, progress=progress)
     y = pd.DataFrame(np.stack([means[i] for i in ids]), index=x.index, columns=percepiano19_dims())
     return x, y
 
@@ -951,7 +948,7 @@ def train_default_rater(
     *,
     no_score: bool = True,
     benchmark: Mapping[str, Any] | None = None,
-    n_jobs: int = 2,
+    jobs: int | None = 2,
     cache: bool | PathLike = True,
     progress: bool = True,
     **rater_kwargs: Any,
@@ -967,7 +964,7 @@ def train_default_rater(
         Also train the performance-only fallback (for performances without a score).
     benchmark : mapping, optional
         Figures to record in ``rater.json`` (the benchmark script passes its summary).
-    n_jobs, cache, progress
+    jobs, cache, progress
         Feature computation (see :func:`percepiano_table`).
     **rater_kwargs
         Passed to :class:`SymbolicRater`.
@@ -979,7 +976,7 @@ def train_default_rater(
     """
     from pianoeval.licences import combine_licences
 
-    x, y = percepiano_table(data_root, n_jobs=n_jobs, cache=cache, progress=progress)
+    x, y = percepiano_table(data_root, jobs=jobs, cache=cache, progress=progress)
     rater = SymbolicRater(**rater_kwargs).fit(x, y)
     training = {
         "dataset": "percepiano",
@@ -996,7 +993,7 @@ def train_default_rater(
     rater.metadata = {**meta, "training_data": training}
     if no_score:
         x0, _ = percepiano_table(
-            data_root, with_scores=False, n_jobs=n_jobs, cache=cache, progress=progress
+            data_root, with_scores=False, jobs=jobs, cache=cache, progress=progress
         )
         rater.no_score = SymbolicRater(**rater_kwargs).fit(
             x0[performance_only_columns(x0.columns)], y.loc[x0.index]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pianoeval._parallel import pool_context
+from pianoeval._parallel import pool_context, resolve_jobs
 from pianoeval._typing import PathLike
 from pianoeval.errors import ParameterError, PianoEvalError
 from pianoeval.render.augment import Augment
@@ -185,13 +185,6 @@ def _resolve_augments(
     return augments
 
 
-def _default_jobs() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def render_files(
     midi_paths: Iterable[PathLike],
     cache_dir: PathLike | None = None,
@@ -252,8 +245,7 @@ def render_files(
     """
     paths = [os.fspath(p) for p in midi_paths]
     validate_render_args(sr, tail_sec, synth_sr)
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ParameterError(f"jobs must be a positive integer or None, got {jobs!r}")
+    resolve_jobs(jobs)  # validates before any work
     augments = _resolve_augments(augment, len(paths))
     import_fluidsynth()
     cache = RenderCache(cache_dir if cache_dir is not None else default_cache_dir())
@@ -345,7 +337,7 @@ def _run_all(todo: list[_Job], jobs: int | None, progress: bool) -> Iterable[Ren
         return
     from tqdm.auto import tqdm
 
-    n_workers = min(jobs or _default_jobs(), len(todo))
+    n_workers = resolve_jobs(jobs, len(todo))
     bar_args: dict[str, Any] = {
         "total": len(todo),
         "disable": not progress,

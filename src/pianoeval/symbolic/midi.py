@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pianoeval._typing import PathLike
+from pianoeval.constants import PEDAL_DOWN
 from pianoeval.errors import MidiError
 
 NOTE_DTYPE = np.dtype(
@@ -29,7 +30,6 @@ NOTE_DTYPE = np.dtype(
 )
 PEDAL_DTYPE = np.dtype([("time_sec", "f8"), ("value", "i2")])
 SUSTAIN_CC, SOSTENUTO_CC, SOFT_CC = 64, 66, 67
-PEDAL_DOWN = 64  # the MIDI convention: values >= 64 mean "pedal down"
 
 
 @dataclass(frozen=True)

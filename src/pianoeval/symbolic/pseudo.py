@@ -76,10 +76,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from pianoeval._parallel import resolve_jobs
 from pianoeval._typing import Float64Array, PathLike
+from pianoeval.constants import PEDAL_DOWN
 from pianoeval.errors import AlignmentError, MidiError, ParameterError, SchemaError
 from pianoeval.symbolic.midi import (
-    PEDAL_DOWN,
     PEDAL_DTYPE,
     PerformanceMidi,
     load_midi,
@@ -690,7 +691,7 @@ def compute_proxies(
     segments: Iterable[Any],
     *,
     base_dir: PathLike | None = None,
-    workers: int | None = None,
+    jobs: int | None = None,
     progress: bool = True,
     cache: PathLike | None = None,
 ) -> ProxyResult:
@@ -702,7 +703,7 @@ def compute_proxies(
         Manifest rows with ``midi_uri``; windows are ``[t0, t1)``.
     base_dir : path-like, optional
         The manifest's folder (relative URIs).
-    workers : int, optional
+    jobs : int, optional
         Processes (None: one per CPU, at most 8; 1: this process).
     progress : bool
         Show a progress bar over rows (stderr).
@@ -737,7 +738,7 @@ def compute_proxies(
         else:
             todo.append(task)
     n_rows = sum(len(t.rows) for t in todo)
-    n_workers = _default_workers() if workers is None else max(1, workers)
+    n_workers = resolve_jobs(jobs)
     # one batch per score: a worker reads each score once (partitura takes seconds on
     # long score MIDIs); the biggest batches first, so the workers finish together
     batches: dict[str, list[_Task]] = {}
@@ -808,16 +809,6 @@ def _append_cache(
     with open(path, "a", encoding="utf-8") as fh:
         fh.write("".join(line + "\n" for line in lines))
         fh.flush()
-
-
-def _default_workers() -> int:
-    import os
-
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
 
 
 # --------------------------------------------------------------------------- scaling
@@ -1387,7 +1378,7 @@ def write_pseudo_labels(
     *,
     calibration: PseudoCalibration | PathLike | None = None,
     proxies: ProxyResult | None = None,
-    workers: int | None = None,
+    jobs: int | None = None,
     progress: bool = True,
 ) -> PseudoReport:
     """Add ``pseudo_labels``/``pseudo_conf`` (execution16) to every row of a manifest.
@@ -1405,7 +1396,7 @@ def write_pseudo_labels(
         Default: the committed ``pseudo_calibration.json``.
     proxies : ProxyResult, optional
         Proxies already computed for these rows (else computed here).
-    workers : int, optional
+    jobs : int, optional
         Processes for the proxies (None: one per CPU, at most 8).
     progress : bool
         Show a progress bar.
@@ -1426,7 +1417,7 @@ def write_pseudo_labels(
     src, dst = Path(manifest_in), Path(manifest_out)
     segments = read_manifest(src, check_media=False)
     if proxies is None:
-        proxies = compute_proxies(segments, base_dir=src.parent, workers=workers, progress=progress)
+        proxies = compute_proxies(segments, base_dir=src.parent, jobs=jobs, progress=progress)
     move = src.parent.absolute() != dst.parent.absolute()
     out_rows: list[Segment] = []
     n_labelled = 0

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pianoeval._parallel import pool_context
+from pianoeval._parallel import pool_context, resolve_jobs
 from pianoeval._registry import Registry
 from pianoeval._typing import PathLike
 from pianoeval.errors import ParameterError
@@ -255,7 +255,7 @@ def features_table(
     scores: Sequence[ScoreLike | None] | None = None,
     ids: Sequence[str] | None = None,
     families: Iterable[str] | None = None,
-    n_jobs: int = 2,
+    jobs: int | None = 2,
     cache: bool | PathLike | FeatureCache = True,
     progress: bool = True,
 ) -> pd.DataFrame:
@@ -269,8 +269,9 @@ def features_table(
     ids : sequence of str, optional
         Row labels (default: file stems, or ``perf<i>`` for loaded performances).
     families : iterable of str, optional
-    n_jobs : int
-        Worker processes for the cache misses (1: compute in this process).
+    jobs : int or None
+        Worker processes for the cache misses (1: compute in this process; None: one per
+        CPU, see :func:`pianoeval._parallel.resolve_jobs`).
     cache : bool, path-like or FeatureCache
         True: :func:`~.cache.default_cache_dir`; a folder or a cache; False: no cache.
         Keys are content hashes, so renamed files still hit.
@@ -286,7 +287,7 @@ def features_table(
     --------
     >>> from pianoeval.examples import example_midi_path
     >>> df = features_table([example_midi_path()], families=["pedal"], cache=False,
-    ...                     progress=False, n_jobs=1)
+    ...                     progress=False, jobs=1)
     >>> df.shape == (1, len(feature_columns(["pedal"])))
     True
     """
@@ -305,8 +306,7 @@ def features_table(
         ids = [i.rsplit(".", 1)[0] if i.lower().endswith((".mid", ".midi")) else i for i in ids]
     if len(ids) != len(perfs):
         raise ParameterError(f"{len(perfs)} performances but {len(ids)} ids")
-    if n_jobs < 1:
-        raise ParameterError(f"n_jobs must be >= 1, not {n_jobs}")
+    n_jobs = resolve_jobs(jobs)
     store: FeatureCache | None
     if cache is True:
         store = FeatureCache(default_cache_dir())

@@ -24,9 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from pianoeval._typing import Float64Array
+from pianoeval.constants import CHORD_WINDOW_SEC, SCORE_CHORD_WINDOW_SEC
 from pianoeval.symbolic.features.base import (
-    CHORD_WINDOW_SEC,
-    SCORE_CHORD_WINDOW_SEC,
     Alignment,
     IntArray,
     cluster_onsets,

@@ -27,18 +27,12 @@ import numpy as np
 import numpy.typing as npt
 
 from pianoeval._typing import Float64Array, PathLike
+from pianoeval.constants import CHORD_WINDOW_SEC
 from pianoeval.errors import ParameterError, SchemaError
 from pianoeval.symbolic.midi import PerformanceMidi, load_midi, sounding_offsets
 
 IntArray = npt.NDArray[np.int64]
 
-#: Notes starting within this window of a cluster's first onset form one chord (seconds).
-#: Performed chords spread over 10-40 ms; a wider window would swallow fast passagework.
-CHORD_WINDOW_SEC = 0.05
-#: The same for score renditions, whose chords are exact.
-SCORE_CHORD_WINDOW_SEC = 0.01
-#: MIDI convention: controller values >= 64 mean "pedal down".
-PEDAL_DOWN = 64
 #: Beat periods estimated without a score are folded into this range (seconds).
 BEAT_RANGE_SEC = (0.35, 1.0)
 #: Beats per bar assumed when no score (and no downbeats) tells.

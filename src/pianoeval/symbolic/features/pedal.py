@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pianoeval.constants import PEDAL_DOWN
 from pianoeval.symbolic.features.base import (
-    PEDAL_DOWN,
     FeatureContext,
     FeatureFamily,
     finite,
