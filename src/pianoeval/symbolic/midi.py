@@ -148,13 +148,16 @@ def sounding_offsets(
 
     A note released while the pedal is down (value >= ``threshold``) sounds until the pedal
     next goes up; a pedal still down at the end holds it to the last pedal event or the
-    release, whichever is later.
+    release, whichever is later. Pedal events before the first note, "up" events only, or no
+    events at all are all legal; the result is never before the key release and never NaN.
 
     Parameters
     ----------
     notes : np.ndarray, dtype=NOTE_DTYPE
     sustain : np.ndarray, dtype=PEDAL_DTYPE
-        CC64 events in time order.
+        CC64 events (sorted here by time; simultaneous events keep their order).
+    threshold : int
+        Controller value at or above which the pedal counts as down.
 
     Returns
     -------
@@ -163,16 +166,22 @@ def sounding_offsets(
     offsets = np.asarray(notes["offset_sec"], dtype=np.float64).copy()
     if len(sustain) == 0 or len(offsets) == 0:
         return offsets
-    times = np.asarray(sustain["time_sec"], dtype=np.float64)
-    down = np.asarray(sustain["value"]) >= threshold
+    # Sort defensively (stable, so simultaneous events keep their file order): callers
+    # building pedal arrays by hand need not know the reader's ordering.
+    order = np.argsort(np.asarray(sustain["time_sec"], dtype=np.float64), kind="stable")
+    times = np.asarray(sustain["time_sec"], dtype=np.float64)[order]
+    down = np.asarray(sustain["value"])[order] >= threshold
     # state after each event; index of the last event at or before each offset
     idx = np.searchsorted(times, offsets, side="right") - 1
     held = (idx >= 0) & down[np.clip(idx, 0, None)]
     if not held.any():
         return offsets
-    # next "up" event strictly after each offset
+    # next "up" event strictly after each held offset; none left (the pedal stays down to
+    # the end) holds the note to the last pedal event
     up_times = times[~down]
     nxt = np.searchsorted(up_times, offsets[held], side="right")
-    release = np.where(nxt < len(up_times), up_times[np.clip(nxt, 0, len(up_times) - 1)], times[-1])
+    release = np.full(nxt.shape, times[-1])
+    has_up = nxt < len(up_times)
+    release[has_up] = up_times[nxt[has_up]]
     offsets[held] = np.maximum(offsets[held], release)
     return offsets

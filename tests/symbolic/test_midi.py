@@ -1,0 +1,162 @@
+"""The MIDI reader: sounding offsets under every pedal pattern, and honest errors on bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pianoeval.constants import PEDAL_DOWN
+from pianoeval.symbolic.midi import NOTE_DTYPE, PEDAL_DTYPE, load_midi, sounding_offsets
+
+
+def notes_of(rows: list[tuple[float, float, int, int]]) -> np.ndarray:
+    return np.array(rows, dtype=NOTE_DTYPE)
+
+
+def pedal_of(rows: list[tuple[float, int]]) -> np.ndarray:
+    return np.array(rows, dtype=PEDAL_DTYPE)
+
+
+def write_midi(
+    path: Path,
+    notes: list[tuple[float, float, int, int]],
+    pedal: list[tuple[float, int]] = (),  # type: ignore[assignment]
+) -> Path:
+    pm = pretty_midi.PrettyMIDI()
+    piano = pretty_midi.Instrument(program=0)
+    for on, off, pitch, vel in notes:
+        piano.notes.append(pretty_midi.Note(velocity=vel, pitch=pitch, start=on, end=off))
+    for t, v in pedal:
+        piano.control_changes.append(pretty_midi.ControlChange(number=64, value=v, time=t))
+    pm.instruments.append(piano)
+    pm.write(str(path))
+    return path
+
+
+# --- sounding_offsets ---------------------------------------------------------------------
+
+
+def test_pedal_down_and_never_up_holds_to_last_pedal_event_or_release() -> None:
+    # The IndexError of issue 16: no "up" event at all.
+    notes = notes_of([(0.0, 0.5, 60, 64), (1.0, 3.0, 64, 64)])
+    sustain = pedal_of([(0.2, 127), (2.0, 100)])
+    out = sounding_offsets(notes, sustain)
+    # first note released under the pedal: held to the last pedal event (2.0 s)
+    # second released at 3.0 after the last pedal event: the release is later
+    np.testing.assert_allclose(out, [2.0, 3.0])
+
+
+def test_pedal_only_up_events_change_nothing() -> None:
+    notes = notes_of([(0.0, 0.5, 60, 64), (1.0, 1.5, 62, 64)])
+    sustain = pedal_of([(0.1, 0), (1.2, 10), (4.0, 0)])
+    np.testing.assert_allclose(sounding_offsets(notes, sustain), [0.5, 1.5])
+
+
+def test_pedal_down_before_any_note_then_released() -> None:
+    notes = notes_of([(1.0, 1.5, 60, 64), (2.0, 2.2, 62, 64)])
+    sustain = pedal_of([(0.0, 127), (3.0, 0)])
+    np.testing.assert_allclose(sounding_offsets(notes, sustain), [3.0, 3.0])
+
+
+def test_note_released_after_pedal_up_is_not_held() -> None:
+    notes = notes_of([(0.0, 1.0, 60, 64), (0.0, 3.0, 64, 64)])
+    sustain = pedal_of([(0.5, 127), (2.0, 0), (2.5, 127)])
+    # note 1 released at 1.0 under the pedal -> 2.0; note 2 released at 3.0 with the pedal
+    # down again since 2.5 and never up -> held to the last event (2.5) or release (3.0)
+    np.testing.assert_allclose(sounding_offsets(notes, sustain), [2.0, 3.0])
+
+
+def test_release_exactly_at_pedal_up_is_not_extended() -> None:
+    notes = notes_of([(0.0, 2.0, 60, 64)])
+    sustain = pedal_of([(0.5, 127), (2.0, 0)])
+    np.testing.assert_allclose(sounding_offsets(notes, sustain), [2.0])
+
+
+def test_half_pedal_below_threshold_is_up() -> None:
+    notes = notes_of([(0.0, 1.0, 60, 64)])
+    sustain = pedal_of([(0.5, PEDAL_DOWN - 1), (3.0, 0)])
+    np.testing.assert_allclose(sounding_offsets(notes, sustain), [1.0])
+    sustain = pedal_of([(0.5, PEDAL_DOWN), (3.0, 0)])
+    np.testing.assert_allclose(sounding_offsets(notes, sustain), [3.0])
+
+
+def test_unsorted_pedal_events_are_read_in_time_order() -> None:
+    notes = notes_of([(0.0, 1.0, 60, 64)])
+    in_order = sounding_offsets(notes, pedal_of([(0.5, 127), (2.0, 0), (4.0, 127)]))
+    shuffled = sounding_offsets(notes, pedal_of([(4.0, 127), (0.5, 127), (2.0, 0)]))
+    np.testing.assert_allclose(shuffled, in_order)
+    np.testing.assert_allclose(in_order, [2.0])
+
+
+def test_empty_inputs() -> None:
+    assert sounding_offsets(notes_of([]), pedal_of([(0.0, 127)])).shape == (0,)
+    np.testing.assert_allclose(sounding_offsets(notes_of([(0.0, 1.0, 60, 1)]), pedal_of([])), [1.0])
+
+
+_times = st.floats(min_value=0.0, max_value=30.0, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    note_rows=st.lists(
+        st.tuples(_times, st.floats(min_value=0.001, max_value=5.0), st.integers(21, 108)),
+        max_size=25,
+    ),
+    pedal_rows=st.lists(st.tuples(_times, st.integers(0, 127)), max_size=25),
+)
+def test_sounding_offsets_property(
+    note_rows: list[tuple[float, float, int]], pedal_rows: list[tuple[float, int]]
+) -> None:
+    """For any event sequence: never NaN, never before the key release, never past the
+    later of the last pedal event and the release, and a note released with the pedal up
+    ends at its release."""
+    notes = notes_of([(on, on + dur, p, 64) for on, dur, p in note_rows])
+    sustain = pedal_of(pedal_rows)
+    out = sounding_offsets(notes, sustain)
+    release = notes["offset_sec"]
+    assert out.shape == release.shape
+    assert not np.isnan(out).any()
+    assert np.all(out >= release)
+    if len(sustain):
+        assert np.all(out <= np.maximum(release, sustain["time_sec"].max()))
+        # the pedal state right after each release, read directly from the events
+        for r, o in zip(release, out, strict=True):
+            before = sustain[sustain["time_sec"] <= r]
+            if len(before) == 0:
+                assert o == r
+                continue
+            # the last of the events at the latest time (stable order = file order)
+            latest = before[before["time_sec"] == before["time_sec"].max()][-1]
+            if latest["value"] < PEDAL_DOWN:
+                assert o == r
+            else:
+                later_up = sustain[(sustain["time_sec"] > r) & (sustain["value"] < PEDAL_DOWN)]
+                expect = later_up["time_sec"].min() if len(later_up) else sustain["time_sec"].max()
+                assert o == max(r, expect)
+    else:
+        np.testing.assert_array_equal(out, release)
+
+
+# --- load_midi ----------------------------------------------------------------------------
+
+
+def test_load_midi_with_pedal_never_released(tmp_path: Path) -> None:
+    path = write_midi(
+        tmp_path / "never_up.mid",
+        [(0.0, 0.5, 60, 80), (1.0, 1.5, 64, 80)],
+        pedal=[(0.1, 127)],
+    )
+    perf = load_midi(path)
+    assert perf.n_notes == 2
+    # held to the later of the last pedal event (0.1) and each release: the last release
+    assert perf.end_sec == pytest.approx(1.5, abs=1e-3)
+
+
+def test_load_midi_end_includes_pedal_release(tmp_path: Path) -> None:
+    path = write_midi(tmp_path / "held.mid", [(0.0, 0.5, 60, 80)], pedal=[(0.2, 127), (2.5, 0)])
+    assert load_midi(path).end_sec == pytest.approx(2.5, abs=1e-3)
