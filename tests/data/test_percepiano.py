@@ -12,18 +12,22 @@ from pianoeval.data.percepiano import (
     build_percepiano_manifest,
     load_released_labels,
     parse_name,
+    percepiano_score_path,
+    percepiano_score_paths,
     raw_key,
     released_means_from_raw,
 )
-from pianoeval.errors import DataRootError, ParameterError
+from pianoeval.errors import DataRootError, ParameterError, SchemaError
 from pianoeval.manifest import read_manifest
 
 
 def test_parse_name_uses_player_then_segment() -> None:
     n = parse_name(" Schubert_D935_no.3_4bars_2_1.mid")
-    assert (n.name, n.piece, n.n_bars, n.player, n.segment) == (
-        "Schubert_D935_no.3_4bars_2_1", "Schubert_D935_no.3", 4, "2", 1,
+    assert (n.name, n.piece, n.n_bars, n.player, n.segment, n.segment_token) == (
+        "Schubert_D935_no.3_4bars_2_1", "Schubert_D935_no.3", 4, "2", 1, "1",
     )  # fmt: skip
+    z = parse_name("Schubert_D960_mv3_16bars_4_03")
+    assert (z.segment, z.segment_token, z.excerpt) == (3, "03", "Schubert_D960_mv3_16bars_3")
     assert n.excerpt == "Schubert_D935_no.3_4bars_1"
     assert n.performer == "Schubert_D935_no.3/2"
     assert n.composer == "Schubert"
@@ -46,6 +50,74 @@ def test_raw_key_applies_the_upstream_renames() -> None:
     )
     assert raw_key("Schubert_D935_no.3_4bars_Score_1.wav") == "Schubert_D935_no.3_4bars_Score2_1"
     assert raw_key("Schubert_D935_no.3_8bars_Score_1.wav") == "Schubert_D935_no.3_8bars_Score_1"
+    # the segment token is kept as written, never rebuilt from its number
+    assert raw_key("Beethoven_WoO80_var32_8bars_score_05.wav") == (
+        "Beethoven_WoO80_var32_8bars_Score2_05"
+    )
+
+
+def _fake_percepiano(root: Path, files: dict[str, list[str]]) -> Path:
+    """Empty files under ``root/percepiano/<folder>/`` (names only matter to the lookup)."""
+    for folder, names in files.items():
+        (root / "percepiano" / folder).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            (root / "percepiano" / folder / name).write_bytes(b"")
+    return root
+
+
+def test_score_lookup_keeps_the_segment_token_and_picks_the_source(tmp_path: Path) -> None:
+    root = _fake_percepiano(
+        tmp_path,
+        {
+            "midi": [
+                "Schubert_D960_mv3_16bars_4_03.mid",
+                "Schubert_D960_mv3_16bars_Score_03.mid",
+                "Schubert_D960_mv3_16bars_Score2_03.mid",  # a variant, not the score
+                "Beethoven_WoO80_var27_8bars_3_15.mid",
+                "Beethoven_WoO80_var27_8bars_Score_15.mid",
+            ],
+            "score_midi": [
+                "Schubert_D960_mv3_16bars_Score_03.mid",
+                "beethoven_woo80_score2.mid",  # the whole piece: no excerpt
+            ],
+            "score_xml": [
+                "Schubert_D960_mv3_16bars_Score_03.xml",
+                "Schubert_D960_mv3_16bars_Score_03.musicxml",
+                "Beethoven_WoO80_var27_8bars_Score_15.musicxml",
+            ],
+        },
+    )
+    pp = root / "percepiano"
+    assert percepiano_score_paths(root) == {
+        "Beethoven_WoO80_var27_8bars_15": pp / "midi" / "Beethoven_WoO80_var27_8bars_Score_15.mid",
+        "Schubert_D960_mv3_16bars_3": pp / "midi" / "Schubert_D960_mv3_16bars_Score_03.mid",
+    }
+    assert percepiano_score_paths(root, source="score_midi") == {
+        "Schubert_D960_mv3_16bars_3": pp / "score_midi" / "Schubert_D960_mv3_16bars_Score_03.mid"
+    }
+    xml = percepiano_score_paths(root, source="score_xml")
+    assert xml["Schubert_D960_mv3_16bars_3"].name == "Schubert_D960_mv3_16bars_Score_03.musicxml"
+    assert percepiano_score_path("Schubert_D960_mv3_16bars_4_03", root) == (
+        pp / "midi" / "Schubert_D960_mv3_16bars_Score_03.mid"
+    )
+    assert (
+        percepiano_score_path("Beethoven_WoO80_var27_8bars_3_15", root, source="score_midi") is None
+    )
+    with pytest.raises(ParameterError, match="unknown PercePiano score source 'wav'"):
+        percepiano_score_paths(root, source="wav")
+    with pytest.raises(ParameterError, match="unknown PercePiano score source"):
+        percepiano_score_path("Beethoven_WoO80_var27_8bars_3_15", root, source="xml")
+    with pytest.raises(ParameterError, match="not a PercePiano segment name"):
+        percepiano_score_path("var27", root)
+
+
+def test_score_lookup_refuses_two_scores_for_one_excerpt(tmp_path: Path) -> None:
+    root = _fake_percepiano(
+        tmp_path,
+        {"midi": ["Schubert_D960_mv3_16bars_Score_3.mid", "Schubert_D960_mv3_16bars_Score_03.mid"]},
+    )
+    with pytest.raises(SchemaError, match="both the score of excerpt 'Schubert_D960_mv3_16bars_3'"):
+        percepiano_score_paths(root)
 
 
 def test_missing_data_root_names_all_three_places(
@@ -112,6 +184,49 @@ def test_manifest_rows(percepiano_manifest: Path, data_root: Path) -> None:
     assert (min(n_raters), max(n_raters)) == (4, 17)
     assert 9.0 < float(np.mean(n_raters)) < 10.0
     assert all(s.label_std and len(s.label_std) == 19 for s in segs.values())
+
+
+@pytest.mark.data
+def test_every_labelled_row_gets_its_excerpts_score(percepiano_manifest: Path) -> None:
+    from pianoeval.manifest import uri_to_path
+
+    segs = read_manifest(percepiano_manifest)
+    assert len(segs) == 1189
+    # 340 of them have a segment token with a leading zero (``_03``)
+    assert sum(parse_name(s.segment_id).segment_token.startswith("0") for s in segs) >= 340
+    for seg in segs:
+        assert seg.score_uri is not None, seg.segment_id
+        score = uri_to_path(seg.score_uri, percepiano_manifest.parent)
+        assert score.is_file()
+        assert score.parent.name == "midi"  # the canonical source: the Score rendition
+        name, perf = parse_name(score.name), parse_name(seg.segment_id)
+        assert name.player == "Score"
+        assert (name.excerpt, name.segment_token) == (perf.excerpt, perf.segment_token)
+
+
+@pytest.mark.data
+def test_score_sources_cover_every_labelled_excerpt(data_root: Path) -> None:
+    import hashlib
+
+    released, _ = load_released_labels(data_root)
+    excerpts = {parse_name(k).excerpt for k in released}
+    assert len(excerpts) == 99
+    by_source = {s: percepiano_score_paths(data_root, source=s) for s in
+                 ("midi", "score_midi", "score_xml")}  # fmt: skip
+    for source, paths in by_source.items():
+        assert excerpts <= set(paths), source
+    # the canonical source is what the rater's committed figures used: the midi/ rendition;
+    # the score MIDI differs from it (tempo events, resolution) for 3 excerpts
+    digest = {
+        s: {e: hashlib.sha256(by_source[s][e].read_bytes()).hexdigest() for e in excerpts}
+        for s in ("midi", "score_midi")
+    }
+    differ = sorted(e for e in excerpts if digest["midi"][e] != digest["score_midi"][e])
+    assert differ == [
+        "Schubert_D935_no.3_4bars_25",
+        "Schubert_D935_no.3_4bars_42",
+        "Schubert_D935_no.3_4bars_50",
+    ]
 
 
 @pytest.mark.data

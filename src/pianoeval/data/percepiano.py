@@ -12,6 +12,14 @@ this). An *excerpt* (one passage, several performers) is ``{piece}_{N}bars_{segm
 Labels are used as released: per dimension, the mean of all valid 1-7 answers divided by 7,
 so values lie in [1/7, 1]. :func:`released_means_from_raw` rebuilds them from the raw CSV
 (tested to 1e-12 on all 1189), which proves the parsing of :func:`load_raw_ratings`.
+
+Scores: one lookup, :func:`percepiano_score_paths` (``{excerpt: path}``) and
+:func:`percepiano_score_path` (one segment), used by the importer, the pseudo-labels and the
+rater. The canonical score of an excerpt is its ``Score`` rendition in ``midi/`` (made from
+the score MIDI; what every committed figure of the rater used); ``score_midi/`` and
+``score_xml/`` are alternatives. Score files are found by scanning their folder and keyed by
+the excerpt their own name parses to: a file name is never rebuilt from the segment number,
+whose token may carry a leading zero (``_03``).
 """
 
 from __future__ import annotations
@@ -54,6 +62,13 @@ MAX_VALID_ANSWER = 7.1
 #: Upstream's performer-split fold ids of the Beethoven players (index in this list).
 BEETHOVEN_PLAYERS = ("1", "2", "3", "4", "7", "11", "14", "18", "19", "22", "24", "26")
 WORKS = ("Beethoven_WoO80", "Schubert_D935_no.3", "Schubert_D960_mv2", "Schubert_D960_mv3")
+#: Where each score source lies under ``percepiano/`` and its file extensions, in preference
+#: order. ``midi`` (the excerpt's ``Score`` rendition) is the canonical one.
+SCORE_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "midi": ("midi", (".mid",)),
+    "score_midi": ("score_midi", (".mid",)),
+    "score_xml": ("score_xml", (".musicxml", ".xml")),
+}
 
 _NAME = re.compile(r"^(?P<piece>.+)_(?P<n_bars>\d+)bars_(?P<player>[^_]+)_(?P<segment>\d+)$")
 
@@ -74,6 +89,8 @@ class PercePianoName:
     n_bars: int
     player: str
     segment: int
+    #: The segment number as written in the name (``"03"`` for ``..._03``).
+    segment_token: str = ""
 
     @property
     def work(self) -> str:
@@ -109,7 +126,108 @@ def parse_name(name: str) -> PercePianoName:
     m = _NAME.match(stem)
     if m is None:
         raise ParameterError(f"not a PercePiano segment name: {name!r}")
-    return PercePianoName(stem, m["piece"], int(m["n_bars"]), m["player"], int(m["segment"]))
+    return PercePianoName(
+        stem, m["piece"], int(m["n_bars"]), m["player"], int(m["segment"]), m["segment"]
+    )
+
+
+def percepiano_score_paths(
+    data_root: PathLike | None = None, *, source: str = "midi"
+) -> dict[str, Path]:
+    """Return the score of every PercePiano excerpt that has one in ``source``.
+
+    Scans the source folder for ``{piece}_{N}bars_Score_{segment}`` files (``Score2``
+    variants and the whole-piece ``beethoven_woo80_score2`` are not excerpt scores) and keys
+    each by the excerpt its name parses to, so ``..._Score_03`` serves the excerpt of
+    ``..._{player}_03``: no file name is rebuilt from a segment number.
+
+    Parameters
+    ----------
+    data_root : path-like, optional
+        The data root holding ``percepiano/`` (default: :func:`find_data_root`).
+    source : {"midi", "score_midi", "score_xml"}
+        ``midi`` (default, canonical): the excerpt's ``Score`` rendition in ``midi/``, the
+        score every committed rater figure used; ``score_midi``: the score MIDI (byte-identical
+        to the rendition for 96 of the 99 labelled excerpts); ``score_xml``: the MusicXML.
+
+    Returns
+    -------
+    dict of str to Path
+        ``{excerpt: score path}`` (``PercePianoName.excerpt`` keys).
+
+    Raises
+    ------
+    ParameterError
+        If ``source`` is not one of the three.
+    SchemaError
+        If two files in the folder name the same excerpt (``_3`` and ``_03``).
+    DataRootError
+        If there is no PercePiano data root.
+
+    Examples
+    --------
+    >>> percepiano_score_paths(source="audio")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pianoeval.errors.ParameterError: unknown PercePiano score source 'audio'; use one of ...
+    """
+    folder, exts = _score_source(source)
+    base = find_data_root(data_root, dataset=DATASET) / DATASET / folder
+    found: dict[str, tuple[int, Path]] = {}
+    for path in sorted(base.glob("*")):
+        name = path.name.strip()
+        rank = next((k for k, ext in enumerate(exts) if name.endswith(ext)), None)
+        if rank is None:
+            continue
+        try:
+            parsed = parse_name(name.removesuffix(exts[rank]))
+        except ParameterError:
+            continue  # the whole-piece score and other non-excerpt files
+        if parsed.player != "Score":
+            continue
+        prev = found.get(parsed.excerpt)
+        if prev is not None:
+            if prev[1].name.strip().removesuffix(exts[prev[0]]) != parsed.name:
+                raise SchemaError(
+                    f"{base}: {prev[1].name!r} and {path.name!r} are both the score of "
+                    f"excerpt {parsed.excerpt!r}"
+                )
+            if prev[0] <= rank:
+                continue  # the same stem with a less preferred extension
+        found[parsed.excerpt] = (rank, path)
+    return {excerpt: path for excerpt, (_, path) in sorted(found.items())}
+
+
+def percepiano_score_path(
+    segment_id: str, data_root: PathLike | None = None, *, source: str = "midi"
+) -> Path | None:
+    """Return the score of one PercePiano segment (its excerpt's), or None if it has none.
+
+    Parameters
+    ----------
+    segment_id : str
+        A segment name or MIDI file name (``Beethoven_WoO80_var27_8bars_3_15``).
+    data_root, source
+        As in :func:`percepiano_score_paths`, which this looks the excerpt up in (call that
+        once for many segments).
+
+    Raises
+    ------
+    ParameterError
+        If ``segment_id`` is not a PercePiano name, or ``source`` is unknown.
+    """
+    _score_source(source)
+    excerpt = parse_name(segment_id).excerpt
+    return percepiano_score_paths(data_root, source=source).get(excerpt)
+
+
+def _score_source(source: str) -> tuple[str, tuple[str, ...]]:
+    try:
+        return SCORE_SOURCES[source]
+    except KeyError:
+        raise ParameterError(
+            f"unknown PercePiano score source {source!r}; use one of {sorted(SCORE_SOURCES)}"
+        ) from None
 
 
 def load_released_labels(root: PathLike) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -148,7 +266,7 @@ def raw_key(filename: str) -> str:
         (n.work == "Beethoven_WoO80" and 5 <= n.segment <= 16)
         or (n.piece == "Schubert_D935_no.3" and n.n_bars == 4 and n.segment == 1)
     ):
-        key = f"{n.piece}_{n.n_bars}bars_Score2_{n.segment}"
+        key = f"{n.piece}_{n.n_bars}bars_Score2_{n.segment_token}"
     return key
 
 
@@ -228,9 +346,10 @@ def build_percepiano_manifest(
     Each row carries the 19 released labels (mean rating / 7), the mask, ``label_std``
     (sample std, ddof=1, of the per-rater answers with each rater's repeats averaged
     first, / 7), ``n_raters`` (distinct raters), performer, work, excerpt,
-    is_score_rendition, the licence, ``midi_uri``, ``score_uri`` when the score is in the
-    data root, and ``t0 = 0``, ``t1`` = end of the last sounding note (pedal included).
-    MIDIs without a label are reported with the reason.
+    is_score_rendition, the licence, ``midi_uri``, ``score_uri`` (the excerpt's canonical
+    score, :func:`percepiano_score_paths`), and ``t0 = 0``, ``t1`` = end of the last sounding
+    note (pedal included). MIDIs without a label are reported with the reason, labelled rows
+    whose excerpt has no score in a note.
     """
     from pianoeval.manifest import Provenance, Segment, path_to_uri, write_manifest
     from pianoeval.symbolic.midi import load_midi
@@ -244,8 +363,10 @@ def build_percepiano_manifest(
     n_raters = ratings.groupby("segment")["rater"].nunique().to_dict()
     names = get_taxonomy("percepiano19").names
     midis = sorted((root / DATASET / "midi").glob("*.mid"), key=lambda p: p.name.strip())
+    scores = percepiano_score_paths(root)
 
     skipped: list[tuple[str, str]] = []
+    no_score: list[str] = []
     segments: list[Segment] = []
     iterator = _progress(midis, progress, "PercePiano MIDIs")
     for midi in iterator:
@@ -259,7 +380,9 @@ def build_percepiano_manifest(
             skipped.append((midi.name, _why_unlabelled(name, means)))
             continue
         perf = load_midi(midi)
-        score = _find_score(root, name)
+        score = scores.get(name.excerpt)
+        if score is None:
+            no_score.append(key)
         labels: dict[str, float | None] = {
             d: float(v) for d, v in zip(names, means[key], strict=True)
         }
@@ -301,6 +424,7 @@ def build_percepiano_manifest(
         )
     missing = sorted(set(means) - {s.segment_id for s in segments})
     notes = [f"label without a MIDI file: {k}" for k in missing]
+    notes += [f"no score for {k} (excerpt {parse_name(k).excerpt})" for k in no_score]
     n = write_manifest(out_path, segments)
     return ImportReport(
         manifest_path=str(out_path), n_rows=n, n_sources=len(midis), skipped=skipped, notes=notes
@@ -309,20 +433,11 @@ def build_percepiano_manifest(
 
 def _why_unlabelled(name: PercePianoName, means: dict[str, np.ndarray]) -> str:
     if name.player == "Score":
-        twin = f"{name.piece}_{name.n_bars}bars_Score2_{name.segment}"
+        twin = f"{name.piece}_{name.n_bars}bars_Score2_{name.segment_token}"
         if twin in means:
             return f"score rendition without a label: upstream moved its ratings to {twin}"
         return "score rendition without a label in the released labels"
     return "no label in the released labels"
-
-
-def _find_score(root: Path, name: PercePianoName) -> Path | None:
-    stem = f"{name.piece}_{name.n_bars}bars_Score_{name.segment}"
-    for folder, ext in (("score_xml", ".musicxml"), ("score_xml", ".xml"), ("score_midi", ".mid")):
-        p = root / DATASET / folder / f"{stem}{ext}"
-        if p.is_file():
-            return p
-    return None
 
 
 def _progress(items: list[Path], enabled: bool, desc: str) -> Any:
