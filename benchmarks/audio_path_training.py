@@ -34,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result
 from first_rater import audio_path_tables, figures
 
+from pianoeval.data.percepiano_table import percepiano_table
 from pianoeval.data.root import find_data_root
 from pianoeval.data.splits import load_split
-from pianoeval.rater.symbolic import cross_validate, percepiano_table
+from pianoeval.train import cross_validate
 
 FLAG = "input.transcribed"
 

@@ -41,27 +41,24 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, write_result
 
-from pianoeval.data.percepiano import parse_name
+from pianoeval.data.percepiano import parse_name, percepiano_score_paths
+from pianoeval.data.percepiano_table import percepiano_table
 from pianoeval.data.root import find_data_root
 from pianoeval.data.splits import SPLIT_NAMES, load_split
 from pianoeval.metrics import mean_r2, pairwise_accuracy, r2_per_dim
-from pianoeval.rater.symbolic import (
-    DEFAULT_DIR,
+from pianoeval.model.symbolic import (
     DEFAULT_EXTRA_TREES_ROUNDS,
     DEFAULT_PARAMS,
     DEFAULT_RIDGE_ALPHA,
     DEFAULT_ROUNDS,
     DEFAULT_WEIGHTS,
     EXTRA_TREES_PARAMS,
-    cross_validate,
-    percepiano_scores,
-    percepiano_table,
-    performance_only_columns,
-    rater_inputs,
-    train_default_rater,
 )
+from pianoeval.rater import DEFAULT_DIR
 from pianoeval.symbolic.features import FEATURE_VERSION, list_feature_families
+from pianoeval.symbolic.rater_inputs import performance_only_columns, rater_inputs
 from pianoeval.symbolic.transcribe import get_backend
+from pianoeval.train import cross_validate, train_default_rater
 
 #: Published best mean R2 (Park et al. 2024) and the reference hand-made-feature model.
 PUBLISHED = {"excerpt_or_piece": 0.397, "performer": 0.285}
@@ -200,7 +197,7 @@ def audio_path_tables(
     from pianoeval.symbolic.transcribe import transcribe
 
     midis = {parse_name(p.name).name: p for p in (root / "percepiano" / "midi").glob("*.mid")}
-    scores = percepiano_scores(root)
+    scores = percepiano_score_paths(root)
     score_paths: list[Path | None] = [scores.get(parse_name(i).excerpt) for i in ids]
     out: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
     for sf in soundfonts:

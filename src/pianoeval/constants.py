@@ -28,3 +28,11 @@ MIN_MUSIC_SEC = 2.0
 #: The raters learned from passages of this length (seconds): shorter or longer input is
 #: rated, with a warning.
 TRAINED_DURATION_SEC = (10.0, 20.0)
+#: A score is used for rating only when at least this share of its notes, and of the
+#: performance's notes, are matched by the alignment: a score of another piece (or of a
+#: much longer or shorter passage) would make every score-relative feature meaningless.
+MIN_SCORE_MATCH_FRAC = 0.5
+
+#: File suffixes read as performance MIDI and as audio (lower case).
+MIDI_SUFFIXES = frozenset({".mid", ".midi"})
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3"})

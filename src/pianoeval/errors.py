@@ -61,5 +61,12 @@ class MidiError(FileProblemError):
     """A MIDI file cannot be used: missing, empty, corrupt, or without notes."""
 
 
+class NotRatableError(FileProblemError):
+    """A readable input that holds too little music to rate (nothing played, a few notes).
+
+    Raised instead of making up a rating; the message says what was found and what is needed.
+    """
+
+
 class DataRootError(PianoEvalError):
     """No dataset folder was found where pianoeval looks for one."""

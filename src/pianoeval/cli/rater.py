@@ -26,8 +26,9 @@ def build(
 ) -> None:
     """Train the first rater on every labelled PercePiano segment and save it."""
     from pianoeval.data import find_data_root
-    from pianoeval.rater import train_default_rater
+    from pianoeval.rater import DEFAULT_DIR
+    from pianoeval.train import train_default_rater
 
     root = find_data_root(data_root, dataset="percepiano")
-    rater = train_default_rater(root, out)
+    rater = train_default_rater(root, out or DEFAULT_DIR)
     typer.echo(f"trained on {len(rater.dims)} dimensions; saved to {out or 'the package'}")

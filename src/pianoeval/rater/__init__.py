@@ -1,51 +1,55 @@
-"""Raters: models that score a performance on perceptual dimensions.
+"""Rate performances: the rater bundle and the pipeline every front end calls.
 
-The first rater (:mod:`pianoeval.rater.symbolic`) maps symbolic performance features
-(:mod:`pianoeval.symbolic.features`) to the 19 PercePiano dimensions with, per dimension,
-a weighted mean of two LightGBM models and a ridge regression. :func:`default_rater`
-loads the one shipped with the package.
+:func:`evaluate` rates one performance (MIDI or audio, optionally with its score) and
+returns a typed, versioned :class:`Rating`; :func:`evaluate_many` rates a batch and reports
+the inputs it cannot rate. :func:`default_rater` loads the rater shipped with the package
+(:class:`~pianoeval.model.symbolic.SymbolicRater`: per dimension, a blend of two LightGBM
+models and a ridge regression on symbolic performance features).
+
+Training and cross-validation live in :mod:`pianoeval.train`; the PercePiano tables in
+:mod:`pianoeval.data.percepiano_table`.
 
 Examples
 --------
 >>> from pianoeval.examples import example_midi_path, example_score_path
->>> rater = default_rater()
->>> scores = rater.predict_dict(example_midi_path(), score=example_score_path())
+>>> rating = evaluate(example_midi_path(), score=example_score_path())
+>>> scores = rating.score_dict()
 >>> len(scores), all(1 / 7 <= v <= 1 for v in scores.values())
 (19, True)
 """
 
 from __future__ import annotations
 
-from pianoeval.rater.symbolic import (
-    DEFAULT_DIR,
-    CrossValidation,
-    SymbolicRater,
-    cross_validate,
-    default_rater,
-    percepiano_scores,
-    percepiano_table,
-    performance_only_columns,
-    quantile_normal,
-    rater_features,
-    rater_inputs,
-    rater_table,
-    score_deltas,
-    train_default_rater,
+from pianoeval.model.symbolic import SymbolicRater
+from pianoeval.rater.bundle import DEFAULT_DIR, default_rater, load_rater
+from pianoeval.rater.evaluate import AUDIO_CAUTION, evaluate, evaluate_many
+from pianoeval.rater.result import (
+    RESULT_SCHEMA_VERSION,
+    AnalysisReport,
+    DimensionScore,
+    FailedInput,
+    InputInfo,
+    Rating,
+    ScoreUse,
+    SummaryItem,
 )
+from pianoeval.symbolic.rater_inputs import rater_features
 
 __all__ = [
+    "AUDIO_CAUTION",
     "DEFAULT_DIR",
-    "CrossValidation",
+    "RESULT_SCHEMA_VERSION",
+    "AnalysisReport",
+    "DimensionScore",
+    "FailedInput",
+    "InputInfo",
+    "Rating",
+    "ScoreUse",
+    "SummaryItem",
     "SymbolicRater",
-    "cross_validate",
     "default_rater",
-    "percepiano_scores",
-    "percepiano_table",
-    "performance_only_columns",
-    "quantile_normal",
+    "evaluate",
+    "evaluate_many",
+    "load_rater",
     "rater_features",
-    "rater_inputs",
-    "rater_table",
-    "score_deltas",
-    "train_default_rater",
 ]

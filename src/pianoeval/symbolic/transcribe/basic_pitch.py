@@ -162,6 +162,10 @@ class BasicPitchBackend(TranscriptionBackend):
             k: inference.unwrap_output(np.concatenate(v), len(y), _N_OVERLAPPING_FRAMES)
             for k, v in outputs.items()
         }
+        if any(v.shape[0] < 2 for v in unwrapped.values()):
+            # under one model frame (a few samples): basic-pitch's onset inference would
+            # reduce an empty array; nothing can sound in it
+            return empty_output()
         frames_per_sec = consts.AUDIO_SAMPLE_RATE / consts.FFT_HOP
         min_note_len = int(np.round(settings["minimum_note_length_ms"] / 1000 * frames_per_sec))
         _, events = note_creation.model_output_to_notes(

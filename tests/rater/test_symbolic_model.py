@@ -9,20 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pianoeval.data.percepiano_table import percepiano_table
 from pianoeval.errors import ParameterError, SchemaError
 from pianoeval.examples import example_midi_path, example_score_path
-from pianoeval.rater import (
-    DEFAULT_DIR,
-    SymbolicRater,
-    cross_validate,
-    default_rater,
-    percepiano_table,
-    rater_features,
-    rater_inputs,
-    rater_table,
-    score_deltas,
-)
+from pianoeval.rater import DEFAULT_DIR, SymbolicRater, default_rater
 from pianoeval.symbolic.features import feature_columns
+from pianoeval.symbolic.rater_inputs import rater_features, rater_inputs, rater_table, score_deltas
+from pianoeval.train import cross_validate
 
 
 @pytest.fixture
@@ -190,7 +183,7 @@ def test_cross_validation_on_a_small_subset(data_root: Path, tmp_path: Path) -> 
 def test_quantile_normal_equals_scikit_learn(rng: np.random.Generator) -> None:
     from sklearn.preprocessing import QuantileTransformer
 
-    from pianoeval.rater.symbolic import quantile_normal
+    from pianoeval.model import quantile_normal
 
     x = np.column_stack(
         [

@@ -1,0 +1,513 @@
+"""The symbolic rater model: performance features to the 19 PercePiano dimensions.
+
+A performance MIDI and its score become a feature vector (:mod:`pianoeval.symbolic.features`:
+every family, plus *score deltas*: each performance-only feature minus the same feature
+of the score played as written, so "more rubato than the notation implies" is one
+column). Each dimension's score is a weighted mean of three *members*, each on that
+dimension's scale (PercePiano's mean rating / 7, in [1/7, 1]), clipped to that range:
+
+- ``gbdt``: a LightGBM regressor (gradient-boosted trees; one per seed);
+- ``extra_trees``: LightGBM with randomised split thresholds (``extra_trees``), smaller
+  trees and a larger step (:data:`EXTRA_TREES_PARAMS`), which varies more smoothly with
+  the features;
+- ``ridge``: a ridge regression on the features mapped to normal scores by their training
+  quantiles (:func:`quantile_normal`), a linear view the trees lack.
+
+The weights (3/7, 3/7, 1/7 by default) were chosen on the excerpt-split CV
+(docs/benchmarks.md, "First rater"); the blend raised CV mean R2 from 0.583 to 0.589.
+
+A performance without a score is rated by a second set of models, the *performance-only
+fallback* (``SymbolicRater.no_score``), trained on the features that need no score: the
+default rater has both, and :meth:`SymbolicRater.predict` sends every row whose
+``score.available`` is 0 to the fallback. (Training one model on rows with and without
+scores, "score dropout", cost 0.018 of excerpt-split CV R2 on the scored rows, so the two
+cases get their own models.) Figures of both are in ``docs/benchmarks.md``.
+
+Saved raters are directories: ``rater.json`` (schema version, dimensions, feature
+columns, training settings, member weights, training-data licences, benchmark figures,
+SHA-256 of every model file), one xz-compressed LightGBM text model per dimension, member
+and seed (``models/<dim>.s<seed>.txt.xz`` and ``models/<dim>.et.s<seed>.txt.xz``, without
+the statistics LightGBM keeps for training and importance plots, see
+:func:`compact_model_text`), the ridge member as numbers (``linear.json.xz``: feature
+quantiles, coefficients, intercepts) and, for the fallback, the same again in
+``no_score/``. Nothing is pickled, so loading a rater never runs code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import lzma
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from pianoeval._typing import PathLike
+from pianoeval._version import __version__
+from pianoeval.constants import LABEL_RANGE
+from pianoeval.errors import ParameterError, SchemaError
+from pianoeval.model.linear import LinearMember
+from pianoeval.model.trees import compact_model_text, lightgbm_module
+from pianoeval.symbolic.rater_inputs import rater_features
+
+if TYPE_CHECKING:
+    import lightgbm
+    import pandas as pd
+
+    from pianoeval.symbolic.midi import PerformanceMidi
+
+#: Version 2 added the ``extra_trees`` and ``ridge`` members; version 1 raters (``gbdt``
+#: only) still load.
+SCHEMA_VERSION = 2
+TAXONOMY = "percepiano19"
+MODEL_ID = "pianoeval-symbolic-v1"
+#: LightGBM settings chosen on the excerpt-split CV (docs/benchmarks.md, "First rater").
+DEFAULT_PARAMS: dict[str, Any] = {
+    "objective": "regression",
+    "learning_rate": 0.02,
+    "num_leaves": 15,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 0.3,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "max_bin": 63,
+    "verbose": -1,
+}
+DEFAULT_ROUNDS = 400
+#: Rounds of the ``extra_trees`` member.
+DEFAULT_EXTRA_TREES_ROUNDS = 400
+#: What the ``extra_trees`` member changes in the tree parameters. 800 rounds of 15
+#: leaves at 0.02 gave a blend CV of 0.590 against 0.589, at three times the size.
+EXTRA_TREES_PARAMS: dict[str, Any] = {"extra_trees": True, "learning_rate": 0.04, "num_leaves": 7}
+#: Ridge penalty of the ``ridge`` member (on normal-score features, 229 columns).
+DEFAULT_RIDGE_ALPHA = 100.0
+#: Member weights, chosen on the excerpt-split CV (normalised when used).
+DEFAULT_WEIGHTS: dict[str, float] = {"gbdt": 1.5, "extra_trees": 1.5, "ridge": 0.5}
+MEMBERS = ("gbdt", "extra_trees", "ridge")
+#: Where a saved rater keeps its performance-only fallback.
+NO_SCORE_DIR = "no_score"
+
+
+def percepiano19_dims() -> list[str]:
+    """Return the 19 PercePiano dimension names, in label order."""
+    from pianoeval.dims import get_taxonomy
+
+    return list(get_taxonomy(TAXONOMY).names)
+
+
+class SymbolicRater:
+    """Per-dimension blends of boosted trees and a ridge regression on symbolic features.
+
+    Parameters
+    ----------
+    dims : sequence of str, optional
+        Output dimensions (default: the 19 of ``percepiano19``).
+    params : mapping, optional
+        LightGBM parameters of the tree members (default :data:`DEFAULT_PARAMS`).
+    n_rounds : int
+        Boosting rounds of the ``gbdt`` member.
+    seeds : sequence of int
+        One model per seed, tree member and dimension; predictions are averaged.
+    extra_trees_rounds : int
+        Rounds of the ``extra_trees`` member; 0 leaves the member out.
+    ridge_alpha : float or None
+        Penalty of the ``ridge`` member; None leaves the member out.
+    weights : mapping, optional
+        Member weights (default :data:`DEFAULT_WEIGHTS`; members left out do not count).
+    clip : bool
+        Clip predictions to the label range :data:`LABEL_RANGE`.
+    n_threads : int
+        LightGBM threads.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> x = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a.x", "a.y", "a.z"])
+    >>> y = np.clip(0.5 + 0.1 * x[["a.x", "a.y"]].to_numpy(), 0.2, 0.9)
+    >>> rater = SymbolicRater(dims=["d1", "d2"], n_rounds=20).fit(x, y)
+    >>> rater.predict(x.iloc[:2]).shape
+    (2, 2)
+    """
+
+    def __init__(
+        self,
+        *,
+        dims: Sequence[str] | None = None,
+        params: Mapping[str, Any] | None = None,
+        n_rounds: int = DEFAULT_ROUNDS,
+        seeds: Sequence[int] = (0,),
+        extra_trees_rounds: int = DEFAULT_EXTRA_TREES_ROUNDS,
+        ridge_alpha: float | None = DEFAULT_RIDGE_ALPHA,
+        weights: Mapping[str, float] | None = None,
+        clip: bool = True,
+        n_threads: int = 2,
+    ) -> None:
+        if n_rounds < 1:
+            raise ParameterError(f"n_rounds must be >= 1, not {n_rounds}")
+        if extra_trees_rounds < 0:
+            raise ParameterError(f"extra_trees_rounds must be >= 0, not {extra_trees_rounds}")
+        if ridge_alpha is not None and not ridge_alpha > 0:
+            raise ParameterError(f"ridge_alpha must be > 0 or None, not {ridge_alpha}")
+        if not seeds:
+            raise ParameterError("seeds must not be empty")
+        self.dims = list(dims) if dims is not None else percepiano19_dims()
+        self.params = dict(DEFAULT_PARAMS if params is None else params)
+        self.n_rounds = int(n_rounds)
+        self.seeds = [int(s) for s in seeds]
+        self.extra_trees_rounds = int(extra_trees_rounds)
+        self.ridge_alpha = None if ridge_alpha is None else float(ridge_alpha)
+        w = dict(DEFAULT_WEIGHTS if weights is None else weights)
+        unknown = sorted(set(w) - set(MEMBERS))
+        if unknown or any(not v >= 0 for v in w.values()):
+            raise ParameterError(f"weights take members {MEMBERS} with values >= 0, got {w}")
+        self.weights = {m: float(w.get(m, 0.0)) for m in self.members}
+        if not sum(self.weights.values()) > 0:
+            raise ParameterError(f"the members {self.members} all have weight 0")
+        self.clip = clip
+        self.n_threads = n_threads
+        self.feature_columns: list[str] = []
+        #: The ``gbdt`` member: per dimension, one booster per seed.
+        self.models: dict[str, list[lightgbm.Booster]] = {}
+        #: The ``extra_trees`` member, the same way.
+        self.extra_models: dict[str, list[lightgbm.Booster]] = {}
+        #: The ``ridge`` member.
+        self.linear: LinearMember | None = None
+        self.metadata: dict[str, Any] = {}
+        #: Rates the rows without a score (``score.available == 0``) when set.
+        self.no_score: SymbolicRater | None = None
+
+    @property
+    def members(self) -> list[str]:
+        """The members this rater blends, in :data:`MEMBERS` order."""
+        on = {
+            "gbdt": True,
+            "extra_trees": self.extra_trees_rounds > 0,
+            "ridge": self.ridge_alpha is not None,
+        }
+        return [m for m in MEMBERS if on[m]]
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether every dimension has the models of every member."""
+        return (
+            bool(self.feature_columns)
+            and all(d in self.models for d in self.dims)
+            and (self.extra_trees_rounds == 0 or all(d in self.extra_models for d in self.dims))
+            and (self.ridge_alpha is None or self.linear is not None)
+        )
+
+    def fit(
+        self,
+        x: pd.DataFrame,
+        y: npt.ArrayLike | pd.DataFrame,
+        *,
+        sample_weight: npt.ArrayLike | None = None,
+    ) -> SymbolicRater:
+        """Train one regressor per dimension (and seed).
+
+        Parameters
+        ----------
+        x : pandas.DataFrame, shape=(n_items, n_features)
+            Rater inputs (:func:`rater_table`); its columns become the feature columns.
+        y : array-like or DataFrame, shape=(n_items, n_dims)
+            Labels, columns in the order of ``dims`` (a DataFrame is reordered by name).
+            NaN labels are left out of that dimension's training.
+        sample_weight : array-like, shape=(n_items,), optional
+
+        Returns
+        -------
+        SymbolicRater
+            ``self``.
+        """
+        import pandas as pd
+
+        lgb = lightgbm_module()
+        if isinstance(y, pd.DataFrame):
+            missing = [d for d in self.dims if d not in y.columns]
+            if missing:
+                raise ParameterError(f"labels lack dimensions {missing}")
+            y_arr = y[self.dims].to_numpy(dtype=np.float64)
+        else:
+            y_arr = np.asarray(y, dtype=np.float64)
+        if y_arr.ndim == 1:
+            y_arr = y_arr[:, None]
+        if y_arr.shape != (len(x), len(self.dims)):
+            raise ParameterError(
+                f"y must have shape ({len(x)}, {len(self.dims)}), got {y_arr.shape}"
+            )
+        x_arr = x.to_numpy(dtype=np.float32)
+        if not np.all(np.isfinite(x_arr)):
+            raise ParameterError("x contains NaN or infinite values")
+        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        self.feature_columns = [str(c) for c in x.columns]
+        self.models, self.extra_models = {}, {}
+        params = {**self.params, "num_threads": self.n_threads}
+        for k, dim in enumerate(self.dims):
+            ok = np.isfinite(y_arr[:, k])
+            data = lgb.Dataset(
+                x_arr[ok],
+                label=y_arr[ok, k],
+                weight=None if w is None else w[ok],
+                feature_name=[f"f{i}" for i in range(x_arr.shape[1])],
+                params={"max_bin": params.get("max_bin", 255), "verbose": -1},
+                free_raw_data=False,
+            )
+            self.models[dim] = [
+                lgb.train({**params, "seed": s}, data, num_boost_round=self.n_rounds)
+                for s in self.seeds
+            ]
+            if self.extra_trees_rounds:
+                self.extra_models[dim] = [
+                    lgb.train(
+                        {**params, **EXTRA_TREES_PARAMS, "seed": s},
+                        data,
+                        num_boost_round=self.extra_trees_rounds,
+                    )
+                    for s in self.seeds
+                ]
+        self.linear = (
+            None
+            if self.ridge_alpha is None
+            else LinearMember.fit(x_arr, y_arr, alpha=self.ridge_alpha, sample_weight=w)
+        )
+        return self
+
+    def _matrix(self, frame: pd.DataFrame) -> npt.NDArray[np.float32]:
+        missing = [c for c in self.feature_columns if c not in frame.columns]
+        if missing:
+            raise ParameterError(
+                f"{len(missing)} feature columns missing (e.g. {missing[:3]}); compute them "
+                "with pianoeval.rater.rater_features / rater_table"
+            )
+        arr: npt.NDArray[np.float32] = frame[self.feature_columns].to_numpy(dtype=np.float32)
+        if not np.all(np.isfinite(arr)):
+            raise ParameterError("features contain NaN or infinite values")
+        return arr
+
+    def predict(
+        self,
+        x: PerformanceMidi | PathLike | Mapping[str, float] | pd.DataFrame,
+        *,
+        score: PerformanceMidi | PathLike | None = None,
+    ) -> npt.NDArray[np.float64]:
+        """Rate a performance, a feature dictionary or a feature table.
+
+        Parameters
+        ----------
+        x : PerformanceMidi, path-like, mapping or DataFrame
+            A performance (its features are computed, with ``score`` if given), one
+            feature mapping, or a table with the rater's feature columns.
+        score : PerformanceMidi, path-like or None
+            The score of a performance passed as ``x``.
+
+        Returns
+        -------
+        np.ndarray, shape=(n_dims,) or (n_items, n_dims)
+            One row per item (a single performance or mapping gives a 1-d array).
+
+        Raises
+        ------
+        ParameterError
+            If the rater is not fitted or feature columns are missing.
+        """
+        from pianoeval.symbolic.midi import PerformanceMidi
+
+        if not self.is_fitted:
+            raise ParameterError("the rater is not fitted: call fit() or load()")
+        if isinstance(x, (str, Path, PerformanceMidi)):
+            x = rater_features(x, score=score)
+        elif score is not None:
+            raise ParameterError("score is only used when x is a performance")
+        import pandas as pd
+
+        frame = pd.DataFrame([dict(x)]) if isinstance(x, Mapping) else x
+        if not isinstance(frame, pd.DataFrame):
+            raise ParameterError(
+                "predict takes a feature mapping, a DataFrame, a MIDI path or a PerformanceMidi"
+            )
+        single = isinstance(x, Mapping)
+        bare = np.zeros(len(frame), dtype=bool)
+        if self.no_score is not None:
+            available = frame.get("score.available")
+            bare = (
+                np.ones(len(frame), dtype=bool)
+                if available is None
+                else np.asarray(available, dtype=np.float64) == 0
+            )
+        out = np.zeros((len(frame), len(self.dims)))
+        if (~bare).any():
+            out[~bare] = self._predict_matrix(self._matrix(frame[~bare]))
+        if bare.any() and self.no_score is not None:
+            out[bare] = self.no_score.predict(frame[bare])
+        return out[0] if single else out
+
+    def predict_members(self, x: pd.DataFrame) -> dict[str, npt.NDArray[np.float64]]:
+        """Each member's unclipped prediction, ``{member: array (n_items, n_dims)}``."""
+        if not self.is_fitted:
+            raise ParameterError("the rater is not fitted: call fit() or load()")
+        return self._members(self._matrix(x))
+
+    def _members(self, arr: npt.NDArray[np.float32]) -> dict[str, npt.NDArray[np.float64]]:
+        out: dict[str, npt.NDArray[np.float64]] = {}
+        for name, models in (("gbdt", self.models), ("extra_trees", self.extra_models)):
+            if name in self.members:
+                out[name] = np.column_stack(
+                    [np.mean([m.predict(arr) for m in models[d]], axis=0) for d in self.dims]
+                )
+        if self.linear is not None:
+            out["ridge"] = self.linear.predict(arr)
+        return out
+
+    def _predict_matrix(self, arr: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        parts = self._members(arr)
+        total = sum(self.weights[m] for m in parts)
+        out = np.zeros((len(arr), len(self.dims)))
+        for m, p in parts.items():
+            out += (self.weights[m] / total) * p
+        if self.clip:
+            out = np.clip(out, *LABEL_RANGE)
+        return out
+
+    def predict_dict(
+        self, perf: PerformanceMidi | PathLike, *, score: PerformanceMidi | PathLike | None = None
+    ) -> dict[str, float]:
+        """Rate one performance and name the scores by dimension."""
+        return dict(zip(self.dims, map(float, self.predict(perf, score=score)), strict=True))
+
+    # ----------------------------------------------------------------------- io
+
+    def save(self, path: PathLike) -> Path:
+        """Write the rater to the directory ``path`` (created; model files replaced).
+
+        Returns
+        -------
+        Path
+            The directory.
+        """
+        from pianoeval.symbolic.features import (
+            FEATURE_FAMILIES,
+            FEATURE_VERSION,
+            get_feature_family,
+        )
+
+        if not self.is_fitted:
+            raise ParameterError("cannot save an unfitted rater")
+        out = Path(path)
+        (out / "models").mkdir(parents=True, exist_ok=True)
+        for old in (out / "models").glob("*.txt.*"):
+            old.unlink()
+        for old in out.glob("linear.json.*"):
+            old.unlink()
+        files: dict[str, str] = {}
+
+        def put(rel: str, text: str) -> None:
+            data = lzma.compress(text.encode())
+            (out / rel).write_bytes(data)
+            files[rel] = hashlib.sha256(data).hexdigest()
+
+        for dim in self.dims:
+            for seed, model in zip(self.seeds, self.models[dim], strict=True):
+                put(f"models/{dim}.s{seed}.txt.xz", compact_model_text(model.model_to_string()))
+            for seed, model in zip(self.seeds, self.extra_models.get(dim, []), strict=False):
+                put(f"models/{dim}.et.s{seed}.txt.xz", compact_model_text(model.model_to_string()))
+        if self.linear is not None:
+            put("linear.json.xz", self.linear.to_json())
+        record = {
+            "schema_version": SCHEMA_VERSION,
+            "model_id": self.metadata.get("model_id", MODEL_ID),
+            "taxonomy": TAXONOMY,
+            "dims": self.dims,
+            "feature_columns": self.feature_columns,
+            "feature_version": FEATURE_VERSION,
+            "feature_families": {n: get_feature_family(n).version for n in FEATURE_FAMILIES},
+            "params": self.params,
+            "n_rounds": self.n_rounds,
+            "seeds": self.seeds,
+            "extra_trees_rounds": self.extra_trees_rounds,
+            "extra_trees_params": EXTRA_TREES_PARAMS if self.extra_trees_rounds else None,
+            "ridge_alpha": self.ridge_alpha,
+            "weights": self.weights,
+            "clip": self.clip,
+            "label_range": list(LABEL_RANGE),
+            "pianoeval_version": __version__,
+            "files": files,
+            **{k: v for k, v in self.metadata.items() if k != "model_id"},
+        }
+        (out / "rater.json").write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        if self.no_score is not None:
+            self.no_score.save(out / NO_SCORE_DIR)
+        return out
+
+    @classmethod
+    def load(cls, path: PathLike) -> SymbolicRater:
+        """Read a rater written by :meth:`save` (checksums verified).
+
+        Raises
+        ------
+        SchemaError
+            If ``rater.json`` is missing or of another schema, a model file is missing or
+            its checksum differs.
+        """
+        from pianoeval.symbolic.features import FEATURE_VERSION
+
+        lgb = lightgbm_module()
+        base = Path(path)
+        try:
+            record = json.loads((base / "rater.json").read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SchemaError(f"{base}: no rater.json (not a saved rater)") from None
+        if record.get("schema_version") not in (1, SCHEMA_VERSION):
+            raise SchemaError(
+                f"{base}: rater schema_version {record.get('schema_version')!r} unsupported"
+            )
+        if record.get("feature_version") != FEATURE_VERSION:
+            raise SchemaError(
+                f"{base}: trained on features {record.get('feature_version')!r}, this "
+                f"pianoeval computes {FEATURE_VERSION!r}; rebuild the rater"
+            )
+        rater = cls(
+            dims=record["dims"],
+            params=record["params"],
+            n_rounds=record["n_rounds"],
+            seeds=record["seeds"],
+            extra_trees_rounds=record.get("extra_trees_rounds", 0),  # version 1: gbdt only
+            ridge_alpha=record.get("ridge_alpha"),
+            weights=record.get("weights", {"gbdt": 1.0}),
+            clip=record.get("clip", True),
+        )
+        rater.feature_columns = list(record["feature_columns"])
+        files: dict[str, str] = record["files"]
+
+        def text(rel: str) -> str:
+            try:
+                data = (base / rel).read_bytes()
+            except FileNotFoundError:
+                raise SchemaError(f"{base}: model file {rel} is missing") from None
+            if hashlib.sha256(data).hexdigest() != files.get(rel):
+                raise SchemaError(f"{base}: checksum of {rel} does not match rater.json")
+            return lzma.decompress(data).decode()
+
+        for dim in rater.dims:
+            rater.models[dim] = [
+                lgb.Booster(model_str=text(f"models/{dim}.s{s}.txt.xz")) for s in rater.seeds
+            ]
+            if rater.extra_trees_rounds:
+                rater.extra_models[dim] = [
+                    lgb.Booster(model_str=text(f"models/{dim}.et.s{s}.txt.xz")) for s in rater.seeds
+                ]
+        if rater.ridge_alpha is not None:
+            rater.linear = LinearMember.from_json(text("linear.json.xz"))
+        known = {
+            "schema_version", "taxonomy", "dims", "feature_columns", "feature_version",
+            "feature_families", "params", "n_rounds", "seeds", "clip", "label_range", "files",
+            "extra_trees_rounds", "extra_trees_params", "ridge_alpha", "weights",
+        }  # fmt: skip
+        rater.metadata = {k: v for k, v in record.items() if k not in known}
+        if (base / NO_SCORE_DIR / "rater.json").is_file():
+            rater.no_score = cls.load(base / NO_SCORE_DIR)
+        return rater

@@ -1,0 +1,50 @@
+"""The shipped rater: where it lives and how it is loaded.
+
+A rater bundle is a directory written by :meth:`pianoeval.model.symbolic.SymbolicRater.save`
+(``rater.json`` with dimensions, feature columns, training data, licences and benchmark
+figures, checksummed model files; nothing pickled). The default one ships inside the
+package and is rebuilt with ``pianoeval rater build``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pianoeval.errors import SchemaError
+from pianoeval.model.symbolic import SymbolicRater
+
+__all__ = ["DEFAULT_DIR", "default_rater", "load_rater"]
+
+#: The shipped rater's bundle.
+DEFAULT_DIR = Path(__file__).resolve().parent / "weights" / "symbolic_v1"
+
+
+def load_rater(path: Path | str) -> SymbolicRater:
+    """Load a rater bundle (checksums verified); see :meth:`SymbolicRater.load`."""
+    return SymbolicRater.load(path)
+
+
+@lru_cache(maxsize=1)
+def _default() -> SymbolicRater:
+    if not (DEFAULT_DIR / "rater.json").is_file():
+        raise SchemaError(
+            f"the default rater is missing from {DEFAULT_DIR}; rebuild it with "
+            "`pianoeval rater build` (pianoeval.train.train_default_rater)"
+        )
+    return SymbolicRater.load(DEFAULT_DIR)
+
+
+def default_rater() -> SymbolicRater:
+    """Return the rater shipped with pianoeval (``pianoeval/rater/weights/symbolic_v1``).
+
+    Loaded once per process (about a second) and shared: do not modify it.
+
+    Examples
+    --------
+    >>> from pianoeval.examples import example_midi_path, example_score_path
+    >>> scores = default_rater().predict(example_midi_path(), score=example_score_path())
+    >>> scores.shape
+    (19,)
+    """
+    return _default()

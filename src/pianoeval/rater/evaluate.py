@@ -1,0 +1,410 @@
+"""The rating pipeline every front end calls: input in, a :class:`~.result.Rating` out.
+
+:func:`evaluate` takes one performance (a MIDI file, an audio file, or a loaded
+:class:`~pianoeval.symbolic.midi.PerformanceMidi`) and optionally its score, and
+
+1. reads it (audio is transcribed first, by default with transkun);
+2. refuses to rate what holds too little music (fewer than
+   :data:`~pianoeval.constants.MIN_NOTES_TO_RATE` notes, or under
+   :data:`~pianoeval.constants.MIN_MUSIC_SEC` from the first onset to the last release):
+   silence, noise or a click never becomes a made-up rating;
+3. aligns it to the score and keeps the score only when it matches
+   (:data:`~pianoeval.constants.MIN_SCORE_MATCH_FRAC`), so a wrong score never shapes the
+   rating;
+4. computes the rater's inputs and scores them, and says in ``warnings`` what the user
+   should know (a passage shorter or longer than the raters learned from, an unused score).
+
+:func:`evaluate_many` does the same for a batch: it rates what can be rated and reports
+each input that cannot, so one bad file never loses the others' results.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pianoeval._typing import PathLike
+from pianoeval._version import __version__
+from pianoeval.constants import (
+    AUDIO_SUFFIXES,
+    MIDI_SUFFIXES,
+    MIN_MUSIC_SEC,
+    MIN_NOTES_TO_RATE,
+    MIN_SCORE_MATCH_FRAC,
+    TRAINED_DURATION_SEC,
+)
+from pianoeval.errors import FileProblemError, NotRatableError, PianoEvalError
+from pianoeval.rater.result import (
+    AnalysisReport,
+    DimensionScore,
+    FailedInput,
+    InputInfo,
+    Rating,
+    ScoreUse,
+    SummaryItem,
+    TranscriptionInfo,
+)
+
+if TYPE_CHECKING:
+    from pianoeval.model.symbolic import SymbolicRater
+    from pianoeval.symbolic.midi import PerformanceMidi
+
+__all__ = [
+    "AUDIO_CAUTION",
+    "SUMMARY",
+    "check_ratable",
+    "evaluate",
+    "evaluate_many",
+    "find_inputs",
+    "music_span_sec",
+]
+
+#: Said with every rating of transcribed audio (measured: docs/benchmarks.md, "First rater").
+AUDIO_CAUTION = (
+    "scores of transcribed audio are not reliable yet: the rater learned from recorded MIDI, "
+    "and transcribed velocities and pedal differ from it (on rendered test audio its mean "
+    "R2 fell from 0.52 with the true MIDI to below 0 with transkun's transcriptions; see "
+    "docs/benchmarks.md#first-rater). The timing and pace features are reliable."
+)
+
+#: The features the summary shows: (column, label, format, needs a score). A column that
+#: needs a score is shown as "no score" without one, never as a measured 0; the tempo
+#: falls back to the estimate from the performance alone.
+SUMMARY: tuple[tuple[str, str, str, bool], ...] = (
+    ("pace.perf_tempo_bpm", "tempo (bpm, against the score)", "{:.0f}", True),
+    ("pace.tempo_bpm_est", "tempo (bpm, estimated without a score)", "{:.0f}", False),
+    ("timing.tempo_std", "tempo variability (against the score)", "{:.3f}", True),
+    ("timing.tempo_var", "tempo variability (inter-onset intervals)", "{:.3f}", False),
+    ("timing.async_mean_ms", "chord asynchrony (ms)", "{:.1f}", False),
+    ("articulation.legato_frac", "legato fraction", "{:.2f}", False),
+    ("articulation.staccato_frac", "staccato fraction", "{:.2f}", False),
+    ("dynamics.vel_mean", "mean velocity", "{:.0f}", False),
+    ("dynamics.vel_range", "velocity range", "{:.0f}", False),
+    ("voicing.top_minus_rest_vel", "melody over accompaniment (velocity)", "{:+.1f}", False),
+    ("pedal.on_frac", "sustain pedal down (fraction)", "{:.2f}", False),
+    ("pedal.presses_per_bar", "pedal changes per bar", "{:.2f}", False),
+    ("score.match_frac_score", "score notes matched", "{:.2f}", True),
+)
+
+
+def music_span_sec(perf: PerformanceMidi) -> float:
+    """Seconds from the first onset to the last key release (0 without notes).
+
+    Examples
+    --------
+    >>> from pianoeval.examples import example_midi_path
+    >>> from pianoeval.symbolic.midi import load_midi
+    >>> round(music_span_sec(load_midi(example_midi_path())), 1)
+    30.6
+    """
+    if perf.n_notes == 0:
+        return 0.0
+    return float(perf.notes["offset_sec"].max() - perf.notes["onset_sec"].min())
+
+
+def check_ratable(perf: PerformanceMidi, *, path: str, what: str = "") -> None:
+    """Raise :class:`~pianoeval.errors.NotRatableError` if ``perf`` holds too little music.
+
+    Parameters
+    ----------
+    perf : PerformanceMidi
+    path : str
+        The input file, for the message.
+    what : str
+        How the notes were found (e.g. "transcription found "), for the message.
+    """
+    span = music_span_sec(perf)
+    if perf.n_notes < MIN_NOTES_TO_RATE or span < MIN_MUSIC_SEC:
+        found = f"{perf.n_notes} note{'s' if perf.n_notes != 1 else ''}"
+        if perf.n_notes:
+            found += f" over {span:.2f} s"
+        raise NotRatableError(
+            path,
+            f"too little music to rate: {what}{found}; a rating needs at least "
+            f"{MIN_NOTES_TO_RATE} notes and {MIN_MUSIC_SEC:g} s from the first onset to the "
+            "last release",
+        )
+
+
+def find_inputs(paths: Iterable[PathLike]) -> tuple[list[Path], list[str]]:
+    """Expand folders into the MIDI and audio files they hold (recursively, sorted).
+
+    Files are kept as given (whatever their suffix: :func:`evaluate` reports what it cannot
+    read). A folder with no MIDI or audio file, or one that cannot be listed, is a problem.
+
+    Returns
+    -------
+    files : list of Path
+    problems : list of str
+        One message per folder that gave nothing, naming it.
+    """
+    wanted = MIDI_SUFFIXES | AUDIO_SUFFIXES
+    files: list[Path] = []
+    problems: list[str] = []
+    for raw in paths:
+        p = Path(raw)
+        try:
+            is_dir = p.is_dir()
+        except OSError:  # a name too long for the system, a symlink loop:
+            files.append(p)  # evaluate reads it and names the problem
+            continue
+        if not is_dir:
+            files.append(p)
+            continue
+        try:
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in wanted and f.is_file())
+        except OSError as e:
+            problems.append(f"{p}: cannot list the folder ({e.strerror or e})")
+            continue
+        if not found:
+            kinds = ", ".join(sorted(wanted))
+            problems.append(f"{p}: folder holds no MIDI or audio file ({kinds})")
+        files.extend(found)
+    return files, problems
+
+
+def _duration_warnings(span: float) -> list[str]:
+    lo, hi = TRAINED_DURATION_SEC
+    if span < lo:
+        return [
+            f"the passage is {span:.1f} s long, shorter than the {lo:g}-{hi:g} s passages the "
+            "rater learned from: the scores are less certain"
+        ]
+    if span > hi:
+        return [
+            f"the passage is {span:.1f} s long; the rater learned from {lo:g}-{hi:g} s "
+            "passages and rates this one as a whole"
+        ]
+    return []
+
+
+def _summary(features: Mapping[str, float], *, score_used: bool) -> list[SummaryItem]:
+    items = []
+    for key, label, fmt, needs_score in SUMMARY:
+        if key not in features:
+            continue
+        if needs_score and not score_used:
+            items.append(SummaryItem(key=key, label=label, value=None, text="no score"))
+        else:
+            value = float(features[key])
+            items.append(SummaryItem(key=key, label=label, value=value, text=fmt.format(value)))
+    return items
+
+
+def _load_input(
+    source: PerformanceMidi | PathLike, *, backend: str
+) -> tuple[PerformanceMidi, InputInfo]:
+    from pianoeval.symbolic.midi import PerformanceMidi, load_midi
+
+    if isinstance(source, PerformanceMidi):
+        perf, kind, duration, tinfo = source, "midi", source.end_sec, None
+        path = source.path
+    else:
+        path = os.fspath(source)
+        if Path(path).suffix.lower() in MIDI_SUFFIXES:
+            perf, kind, duration, tinfo = load_midi(path, require_notes=False), "midi", 0.0, None
+            duration = perf.end_sec
+        else:
+            from pianoeval.symbolic.transcribe import transcribe
+
+            with warnings.catch_warnings():
+                # "found no notes": check_ratable says it, with what a rating needs
+                warnings.filterwarnings("ignore", message=r".* found no notes in ")
+                t = transcribe(path, backend=backend)
+            perf, kind, duration = t.performance, "audio", t.audio_sec
+            tinfo = TranscriptionInfo(
+                backend=t.backend, cached=t.cached, elapsed_sec=round(t.elapsed_sec, 3)
+            )
+    what = f"transcription ({backend}) found " if kind == "audio" else "found "
+    check_ratable(perf, path=path, what=what)
+    info = InputInfo(
+        path=path,
+        kind="audio" if kind == "audio" else "midi",
+        duration_sec=round(float(duration), 3),
+        n_notes=perf.n_notes,
+        music_sec=round(music_span_sec(perf), 3),
+        transcription=tinfo,
+    )
+    return perf, info
+
+
+def _score_use(
+    perf: PerformanceMidi, score: PerformanceMidi | PathLike
+) -> tuple[dict[str, float] | None, ScoreUse]:
+    """Rater features with the score, or None when the score does not match."""
+    from pianoeval.symbolic.midi import PerformanceMidi, load_midi
+    from pianoeval.symbolic.rater_inputs import rater_features
+
+    sc = score if isinstance(score, PerformanceMidi) else load_midi(score, require_notes=False)
+    spath = sc.path if isinstance(score, PerformanceMidi) else os.fspath(score)
+    if sc.n_notes < MIN_NOTES_TO_RATE:
+        return None, ScoreUse(
+            path=spath,
+            used=False,
+            n_notes=sc.n_notes,
+            reason=f"the score has {sc.n_notes} note(s): too few to align a performance to",
+        )
+    feats = rater_features(perf, score=sc)
+    frac_s = float(feats.get("score.match_frac_score", 0.0))
+    frac_p = float(feats.get("score.match_frac_perf", 0.0))
+    use = ScoreUse(
+        path=spath,
+        used=True,
+        n_notes=sc.n_notes,
+        match_frac_score=round(frac_s, 4),
+        match_frac_perf=round(frac_p, 4),
+    )
+    if feats.get("score.available", 0.0) and min(frac_s, frac_p) >= MIN_SCORE_MATCH_FRAC:
+        return feats, use
+    reason = (
+        f"the score does not match the performance: {frac_s:.0%} of its notes and "
+        f"{frac_p:.0%} of the performance's notes were matched (at least "
+        f"{MIN_SCORE_MATCH_FRAC:.0%} of each are needed); is it the score of this passage?"
+    )
+    return None, use.model_copy(update={"used": False, "reason": reason})
+
+
+def evaluate(
+    source: PerformanceMidi | PathLike,
+    *,
+    score: PerformanceMidi | PathLike | None = None,
+    rater: SymbolicRater | None = None,
+    backend: str = "transkun",
+) -> Rating:
+    """Rate one performance.
+
+    Parameters
+    ----------
+    source : PerformanceMidi or path-like
+        A performance MIDI (``.mid``/``.midi``), an audio file (transcribed first) or a
+        loaded performance.
+    score : PerformanceMidi, path-like or None
+        The score of the passage played (MIDI). Used only when it matches the performance.
+    rater : SymbolicRater, optional
+        Default: :func:`pianoeval.rater.default_rater` (load it once for many calls).
+    backend : str
+        Transcription backend for audio inputs.
+
+    Returns
+    -------
+    Rating
+
+    Raises
+    ------
+    NotRatableError
+        Too little music to rate (nothing played, a few notes, a click).
+    MidiError, AudioError
+        The input or the score cannot be read (the message names the file).
+
+    Examples
+    --------
+    >>> from pianoeval.examples import example_midi_path, example_score_path
+    >>> r = evaluate(example_midi_path(), score=example_score_path())
+    >>> len(r.scores), r.input.kind, r.score is not None and r.score.used
+    (19, 'midi', True)
+    """
+    from pianoeval import _cache
+    from pianoeval.dims import get_taxonomy
+    from pianoeval.rater.bundle import default_rater
+    from pianoeval.symbolic.rater_inputs import rater_features
+
+    getattr(
+        _cache, "check_cache_dir", lambda: None
+    )()  # TODO(lead) a bad PIANOEVAL_CACHE is found before a transcription, not after
+    rater = rater if rater is not None else default_rater()
+    perf, info = _load_input(source, backend=backend)
+    notes = _duration_warnings(info.music_sec)
+    feats: dict[str, float] | None = None
+    use: ScoreUse | None = None
+    if score is not None:
+        feats, use = _score_use(perf, score)
+        if not use.used:
+            notes.append(f"score {use.path} not used: {use.reason}")
+    if feats is None:
+        feats = rater_features(perf)
+    tax = get_taxonomy(rater.metadata.get("taxonomy", "percepiano19"))
+    values = rater.predict(feats)
+    dims = {d.name: d for d in tax}
+    scores = [
+        DimensionScore(
+            name=name, value=round(float(v), 4), low=dims[name].low, high=dims[name].high
+        )
+        for name, v in zip(rater.dims, values, strict=True)
+    ]
+    return Rating(
+        pianoeval_version=__version__,
+        model_id=str(rater.metadata.get("model_id", "unknown")),
+        taxonomy=tax.name,
+        taxonomy_version=tax.version,
+        input=info,
+        score=use,
+        scores=scores,
+        summary=_summary(feats, score_used=use is not None and use.used),
+        features={k: round(float(v), 6) for k, v in feats.items()},
+        warnings=notes,
+        caution=AUDIO_CAUTION if info.kind == "audio" else None,
+    )
+
+
+def evaluate_many(
+    sources: Iterable[PathLike],
+    *,
+    score: PathLike | None = None,
+    rater: SymbolicRater | None = None,
+    backend: str = "transkun",
+    on_result: Callable[[Rating | FailedInput], None] | None = None,
+) -> AnalysisReport:
+    """Rate every input that can be rated; report each one that cannot.
+
+    Parameters
+    ----------
+    sources : iterable of path-like
+    score : path-like, optional
+        One score for every input.
+    rater : SymbolicRater, optional
+        Loaded once when not given.
+    backend : str
+    on_result : callable, optional
+        Called with each :class:`Rating` or :class:`FailedInput` as soon as it is ready.
+
+    Returns
+    -------
+    AnalysisReport
+        ``failures`` names each input and its problem; problems that are not about one
+        input (a missing backend, a bad cache folder) are raised, not collected.
+    """
+    from pianoeval.rater.bundle import default_rater
+    from pianoeval.symbolic.midi import load_midi
+
+    rater = rater if rater is not None else default_rater()
+    # one score for all: read it once, so a bad score is one error, not one per input
+    sc: PerformanceMidi | None = None if score is None else load_midi(score, require_notes=False)
+    ratings: list[Rating] = []
+    failures: list[FailedInput] = []
+    for src in sources:
+        item: Rating | FailedInput
+        try:
+            item = evaluate(src, score=sc, rater=rater, backend=backend)
+        except FileProblemError as e:
+            item = FailedInput(path=os.fspath(src), error=str(e))
+        except PianoEvalError as e:
+            if _is_global_problem(e):
+                raise
+            item = FailedInput(path=os.fspath(src), error=f"{os.fspath(src)}: {e}")
+        if isinstance(item, Rating):
+            ratings.append(item)
+        else:
+            failures.append(item)
+        if on_result is not None:
+            on_result(item)
+    return AnalysisReport(ratings=ratings, failures=failures)
+
+
+def _is_global_problem(e: PianoEvalError) -> bool:
+    """Problems that every other input would hit too: stop instead of repeating them."""
+    from pianoeval.errors import BackendUnavailableError, ParameterError
+
+    return isinstance(e, BackendUnavailableError | ParameterError)
