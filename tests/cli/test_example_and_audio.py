@@ -58,4 +58,4 @@ def test_audio_error_names_the_file(tmp_path: Path) -> None:
     bad.write_bytes(b"RIFF\x00\x00not really audio")
     r = runner.invoke(app, ["audio", "info", str(bad)])
     assert r.exit_code == 1
-    assert str(bad) in str(r.exception)
+    assert f"error: {bad}" in r.stderr

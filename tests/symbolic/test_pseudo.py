@@ -321,7 +321,7 @@ def test_cli_pseudo_labels_replaces_the_manifest_in_place(tmp_path: Path) -> Non
 
     missing = CliRunner().invoke(app, ["data", "pseudo-labels", str(tmp_path / "nope.jsonl")])
     assert missing.exit_code == 1
-    assert "nope.jsonl:0: -: manifest file does not exist" in str(missing.exception)
+    assert "nope.jsonl:0: -: manifest file does not exist" in missing.stderr
 
 
 def test_compute_proxies_resumes_from_its_cache(tmp_path: Path) -> None:

@@ -1,21 +1,50 @@
 """The ``pianoeval`` command line: a thin Typer app over the library.
 
 Each command group lives in its own module and imports what it needs inside the command,
-so ``pianoeval --help`` stays instant. Library errors become a one-line message and exit
-code 1 here, at the edge; usage errors exit with 2.
+so ``pianoeval --help`` stays instant. Errors become a one-line message and an exit code
+here, at the edge (:class:`_Commands`): a bad option or argument value (Typer's checks, or
+a :class:`~pianoeval.errors.ParameterError` from the library) is a usage error, exit 2;
+a bad input (any other :class:`~pianoeval.errors.PianoEvalError`, or an operating-system
+error about a named file) is exit 1.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from pianoeval._version import __version__
 from pianoeval.cli import analyze, audio, data, dims, example, licences, manifest, rater, render
-from pianoeval.errors import PianoEvalError
+from pianoeval.errors import ParameterError, PianoEvalError
+
+#: Exit codes: a bad input, and a usage error (bad option or argument value).
+EXIT_INPUT, EXIT_USAGE = 1, 2
+
+
+class _Commands(TyperGroup):
+    """The root command group: maps library errors to a message and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ParameterError as e:
+            typer.secho(f"usage error: {e}", fg="red", err=True)
+            raise typer.Exit(EXIT_USAGE) from None
+        except PianoEvalError as e:
+            typer.secho(f"error: {e}", fg="red", err=True)
+            raise typer.Exit(EXIT_INPUT) from None
+        except OSError as e:
+            if e.filename is None:  # not about a file the user named: a bug, keep the trace
+                raise
+            typer.secho(f"error: {e.filename}: {e.strerror or e}", fg="red", err=True)
+            raise typer.Exit(EXIT_INPUT) from None
+
 
 app = typer.Typer(
+    cls=_Commands,
     name="pianoeval",
     help="Rate piano performances and build the raters that do it.",
     no_args_is_help=True,
@@ -57,9 +86,9 @@ def versions() -> None:
 
 
 def main() -> None:
-    """Run the CLI, turning library errors into a message and exit code 1."""
+    """Run the CLI (errors become a message and an exit code in :class:`_Commands`)."""
     try:
         app()
-    except PianoEvalError as e:
+    except PianoEvalError as e:  # raised outside a command (e.g. while parsing)
         typer.secho(f"error: {e}", fg="red", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_INPUT)
