@@ -70,3 +70,10 @@ class NotRatableError(FileProblemError):
 
 class DataRootError(PianoEvalError):
     """No dataset folder was found where pianoeval looks for one."""
+
+
+class PianoEvalWarning(UserWarning):
+    """Root of the warnings pianoeval gives on purpose: degenerate but usable input.
+
+    :func:`pianoeval.rater.evaluate` collects them into the rating's ``warnings``.
+    """

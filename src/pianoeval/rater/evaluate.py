@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,12 @@ from pianoeval.constants import (
     MIN_SCORE_MATCH_FRAC,
     TRAINED_DURATION_SEC,
 )
-from pianoeval.errors import FileProblemError, NotRatableError, PianoEvalError
+from pianoeval.errors import (
+    FileProblemError,
+    NotRatableError,
+    PianoEvalError,
+    PianoEvalWarning,
+)
 from pianoeval.rater.result import (
     AnalysisReport,
     DimensionScore,
@@ -196,39 +202,62 @@ def _summary(features: Mapping[str, float], *, score_used: bool) -> list[Summary
 
 def _load_input(
     source: PerformanceMidi | PathLike, *, backend: str
-) -> tuple[PerformanceMidi, InputInfo]:
-    from pianoeval.symbolic.midi import PerformanceMidi, load_midi
+) -> tuple[PerformanceMidi, InputInfo, list[str]]:
+    """Read (or transcribe) the input; also return the pianoeval warnings it gave."""
+    from pianoeval.symbolic.midi import PerformanceMidi
 
     if isinstance(source, PerformanceMidi):
-        perf, kind, duration, tinfo = source, "midi", source.end_sec, None
-        path = source.path
+        perf, tinfo, duration, path = source, None, source.end_sec, source.path
+        notes: list[str] = []
     else:
         path = os.fspath(source)
-        if Path(path).suffix.lower() in MIDI_SUFFIXES:
-            perf, kind, duration, tinfo = load_midi(path, require_notes=False), "midi", 0.0, None
-            duration = perf.end_sec
-        else:
-            from pianoeval.symbolic.transcribe import transcribe
-
-            with warnings.catch_warnings():
-                # "found no notes": check_ratable says it, with what a rating needs
-                warnings.filterwarnings("ignore", message=r".* found no notes in ")
-                t = transcribe(path, backend=backend)
-            perf, kind, duration = t.performance, "audio", t.audio_sec
-            tinfo = TranscriptionInfo(
-                backend=t.backend, cached=t.cached, elapsed_sec=round(t.elapsed_sec, 3)
-            )
-    what = f"transcription ({backend}) found " if kind == "audio" else "found "
+        with _collect_warnings() as notes:
+            perf, tinfo, duration = _read(path, backend=backend)
+    what = f"transcription ({backend}) found " if tinfo is not None else "found "
     check_ratable(perf, path=path, what=what)
     info = InputInfo(
         path=path,
-        kind="audio" if kind == "audio" else "midi",
+        kind="midi" if tinfo is None else "audio",
         duration_sec=round(float(duration), 3),
         n_notes=perf.n_notes,
         music_sec=round(music_span_sec(perf), 3),
         transcription=tinfo,
     )
-    return perf, info
+    return perf, info, notes
+
+
+def _read(path: str, *, backend: str) -> tuple[PerformanceMidi, TranscriptionInfo | None, float]:
+    """MIDI by its suffix, anything else as audio (transcribed); its length in seconds."""
+    from pianoeval.symbolic.midi import load_midi
+
+    if Path(path).suffix.lower() in MIDI_SUFFIXES:
+        perf = load_midi(path, require_notes=False)
+        return perf, None, perf.end_sec
+    from pianoeval.symbolic.transcribe import transcribe
+
+    with warnings.catch_warnings():
+        # "found no notes": check_ratable says it, with what a rating needs
+        warnings.filterwarnings("ignore", message=r".* found no notes in ")
+        t = transcribe(path, backend=backend)
+    info = TranscriptionInfo(
+        backend=t.backend, cached=t.cached, elapsed_sec=round(t.elapsed_sec, 3)
+    )
+    return t.performance, info, t.audio_sec
+
+
+@contextmanager
+def _collect_warnings() -> Iterator[list[str]]:
+    """Collect the messages of :class:`PianoEvalWarning`s; let every other warning through."""
+    messages: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PianoEvalWarning)
+        yield messages
+    for w in caught:
+        if issubclass(w.category, PianoEvalWarning):
+            if str(w.message) not in messages:
+                messages.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def _score_use(
@@ -315,8 +344,8 @@ def evaluate(
         _cache, "check_cache_dir", lambda: None
     )()  # TODO(lead) a bad PIANOEVAL_CACHE is found before a transcription, not after
     rater = rater if rater is not None else default_rater()
-    perf, info = _load_input(source, backend=backend)
-    notes = _duration_warnings(info.music_sec)
+    perf, info, notes = _load_input(source, backend=backend)
+    notes += _duration_warnings(info.music_sec)
     feats: dict[str, float] | None = None
     use: ScoreUse | None = None
     if score is not None:
