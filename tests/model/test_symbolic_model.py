@@ -1,4 +1,4 @@
-"""The first rater: fit, save/load round trip, the shipped default, CV on real data."""
+"""The symbolic rater model: fit, predict, members, save/load round trip."""
 
 from __future__ import annotations
 
@@ -9,13 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pianoeval.data.percepiano_table import percepiano_table
 from pianoeval.errors import ParameterError, SchemaError
-from pianoeval.examples import example_midi_path, example_score_path
-from pianoeval.rater import DEFAULT_DIR, SymbolicRater, default_rater
-from pianoeval.symbolic.features import feature_columns
-from pianoeval.symbolic.rater_inputs import rater_features, rater_inputs, rater_table, score_deltas
-from pianoeval.train import cross_validate
+from pianoeval.rater import SymbolicRater
 
 
 @pytest.fixture
@@ -87,97 +82,6 @@ def test_nan_labels_are_left_out(toy: tuple[pd.DataFrame, np.ndarray]) -> None:
     y[:10, 1] = np.nan
     pred = SymbolicRater(dims=["d1", "d2"], n_rounds=10, n_threads=1).fit(x, y).predict(x)
     assert np.all(np.isfinite(pred))
-
-
-def test_score_deltas_and_rater_features() -> None:
-    feats = rater_features(example_midi_path(), score=example_score_path())
-    assert set(feature_columns()) < set(feats)
-    assert feats["delta.dynamics.vel_mean"] == pytest.approx(
-        feats["dynamics.vel_mean"] - 64.0, abs=1e-9
-    )  # the example score is at velocity 64
-    assert not any(k.startswith("delta.score.") for k in feats)
-    bare = rater_features(example_midi_path())
-    assert all(v == 0.0 for k, v in bare.items() if k.startswith("delta."))
-    assert set(bare) == set(feats)
-    table = rater_table(pd.DataFrame([{k: feats[k] for k in feature_columns()}]), None)
-    assert set(table.columns) == set(feats)
-    assert score_deltas({"pedal.on_frac": 0.5}, None) == {"delta.pedal.on_frac": 0.0}
-
-
-def test_rater_inputs_match_rater_features(tmp_path: Path) -> None:
-    perf, score = example_midi_path(), example_score_path()
-    x = rater_inputs(
-        [perf, perf], [score, None], ids=["with", "without"], jobs=1, cache=tmp_path,
-        progress=False,
-    )  # fmt: skip
-    assert list(x.index) == ["with", "without"]
-    one = rater_features(perf, score=score)
-    assert set(x.columns) == set(one)
-    assert x.loc["with", list(one)].to_numpy() == pytest.approx(np.array(list(one.values())))
-    assert x.loc["without", "score.available"] == 0.0
-    assert (x.loc["without", [c for c in x.columns if c.startswith("delta.")]] == 0.0).all()
-    bare = rater_inputs([perf], None, ids=["p"], jobs=1, cache=tmp_path, progress=False)
-    assert bare.loc["p"].to_dict() == pytest.approx(x.loc["without"].to_dict())
-
-
-def test_cross_validate_predicts_other_tables_on_the_rows_they_have(
-    toy: tuple[pd.DataFrame, np.ndarray],
-) -> None:
-    from pianoeval.data.splits import Split
-
-    x, y_arr = toy
-    x.index = pd.Index([f"s{i}" for i in range(len(x))])
-    y = pd.DataFrame(y_arr, index=x.index, columns=["d1", "d2"])
-    ids = list(x.index)
-    split = Split("toy", "excerpt", test=ids[60:], folds=[ids[:30], ids[30:60]])
-    other = x.loc[ids[50:70]] + 0.5  # some validation rows of fold 1, some test rows
-    params = {"objective": "regression", "min_data_in_leaf": 5, "verbose": -1}
-    cv = cross_validate(
-        x, y, split, also_predict={"shifted": other}, n_rounds=20, params=params, n_threads=1
-    )
-    oof, test = cv.extra["shifted"]
-    assert sorted(oof.index) == sorted(ids[50:60])
-    assert sorted(test.index) == sorted(ids[60:70])
-    assert len(cv.test) == 20
-    assert not np.allclose(test.to_numpy(), cv.test.loc[test.index].to_numpy())
-
-
-def test_default_rater_rates_the_example() -> None:
-    rater = default_rater()
-    assert len(rater.dims) == 19
-    with_score = rater.predict(example_midi_path(), score=example_score_path())
-    bare = rater.predict(example_midi_path())
-    for scores in (with_score, bare):
-        assert scores.shape == (19,)
-        assert np.all(np.isfinite(scores))
-        assert np.all((scores >= 1 / 7) & (scores <= 1))
-    meta = json.loads((DEFAULT_DIR / "rater.json").read_text())
-    assert meta["licences"]["licenses"] == ["MIT"]
-    assert meta["training_data"]["n_segments"] == 1189
-    size = sum(p.stat().st_size for p in DEFAULT_DIR.rglob("*") if p.is_file())
-    assert size < 8e6
-
-
-@pytest.mark.data
-def test_cross_validation_on_a_small_subset(data_root: Path, tmp_path: Path) -> None:
-    from pianoeval.data.percepiano import load_released_labels, parse_name
-    from pianoeval.data.splits import Split
-    from pianoeval.metrics import mean_r2
-
-    excerpts = ["Schubert_D935_no.3_4bars_13", "Schubert_D935_no.3_4bars_17"]
-    means, _ = load_released_labels(data_root)
-    ids = [i for e in excerpts for i in sorted(i for i in means if parse_name(i).excerpt == e)[:4]]
-    x, y = percepiano_table(data_root, ids=ids, jobs=2, cache=tmp_path, progress=False)
-    assert list(x.index) == sorted(ids)
-    assert y.shape == (8, 19)
-    assert x["score.available"].eq(1.0).all()
-    assert x["score.match_frac_score"].gt(0.5).all()
-    folds = [[i for i in ids if parse_name(i).excerpt == e] for e in excerpts]
-    split = Split("toy", "excerpt", test=[], folds=folds)
-    params = {"objective": "regression", "min_data_in_leaf": 2, "verbose": -1}
-    cv = cross_validate(x, y, split, n_rounds=10, params=params, n_threads=1)
-    assert sorted(cv.oof.index) == sorted(ids)
-    assert np.isfinite(mean_r2(y.loc[cv.oof.index].to_numpy(), cv.oof.to_numpy()))
 
 
 def test_quantile_normal_equals_scikit_learn(rng: np.random.Generator) -> None:
