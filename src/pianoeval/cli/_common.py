@@ -40,6 +40,10 @@ def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
 
 FormatOption = typer.Option("--format", help="Output format: table or json.")
+#: Worker processes, the one spelling for every command that spreads work over processes.
+JobsOption = typer.Option(
+    "--jobs", "-j", min=1, help="Worker processes (default: one per CPU, at most 8)."
+)
 
 
 def write_text(text: str, out: Path | None) -> None:

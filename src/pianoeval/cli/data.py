@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pianoeval.cli._common import OutputFormat, echo_json, write_text
+from pianoeval.cli._common import JobsOption, OutputFormat, echo_json, write_text
 
 app = typer.Typer(
     help="Datasets: PercePiano, ASAP and your own folders to manifests; splits; reliability.",
@@ -56,13 +56,14 @@ def percepiano(
 def asap(
     out: Annotated[Path, OutDirOption],
     data_root: Annotated[Path | None, DataRootOption] = None,
+    jobs: Annotated[int | None, JobsOption] = None,
     progress: Annotated[bool, ProgressOption] = True,
 ) -> None:
     """Write bar-aligned windows of every ASAP performance (OUT/asap.jsonl)."""
     from pianoeval.data.asap import build_asap_manifest
 
     out.mkdir(parents=True, exist_ok=True)
-    report = build_asap_manifest(data_root, out / "asap.jsonl", progress=progress)
+    report = build_asap_manifest(data_root, out / "asap.jsonl", progress=progress, jobs=jobs)
     _finish(report, out, "asap")
 
 
@@ -94,9 +95,7 @@ def pseudo_labels(
         Path | None,
         typer.Option("--calibration", help="Calibration JSON (default: the committed one)."),
     ] = None,
-    jobs: Annotated[
-        int | None, typer.Option("--jobs", help="Processes (default: one per CPU, max 8).")
-    ] = None,
+    jobs: Annotated[int | None, JobsOption] = None,
     progress: Annotated[bool, ProgressOption] = True,
 ) -> None:
     """Add execution16 pseudo-labels, confidences and calibrated values to every row.

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from pianoeval.cli._common import JobsOption
+
 
 def render(
     manifest: Annotated[Path, typer.Argument(help="Manifest (JSONL) whose rows have midi_uri.")],
@@ -30,9 +32,7 @@ def render(
             help="Render cache (default: $PIANOEVAL_CACHE/render, else ~/.cache/pianoeval/render).",
         ),
     ] = None,
-    jobs: Annotated[
-        int | None, typer.Option(help="Worker processes (default: all cores).", min=1)
-    ] = None,
+    jobs: Annotated[int | None, JobsOption] = None,
     reverb_rt60: Annotated[
         float, typer.Option(help="Room reverberation time in seconds (0: dry).")
     ] = 0.0,
