@@ -210,8 +210,8 @@ def test_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.wav"
     with pytest.raises(AudioError) as exc:
         load_audio(path)
-    assert_audio_error(exc, path, "file not found")
-    with pytest.raises(AudioError, match="file not found"):
+    assert_audio_error(exc, path, "file does not exist")
+    with pytest.raises(AudioError, match="file does not exist"):
         audio_info(path)
 
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pianoeval.constants import PEDAL_DOWN
+from pianoeval.errors import MidiError
 from pianoeval.symbolic.midi import NOTE_DTYPE, PEDAL_DTYPE, load_midi, sounding_offsets
 
 
@@ -160,3 +161,47 @@ def test_load_midi_with_pedal_never_released(tmp_path: Path) -> None:
 def test_load_midi_end_includes_pedal_release(tmp_path: Path) -> None:
     path = write_midi(tmp_path / "held.mid", [(0.0, 0.5, 60, 80)], pedal=[(0.2, 127), (2.5, 0)])
     assert load_midi(path).end_sec == pytest.approx(2.5, abs=1e-3)
+
+
+# --- bad inputs: one line naming the file and the problem ----------------------------------
+
+
+def _midi_error(path: Path | str) -> str:
+    with pytest.raises(MidiError) as exc:
+        load_midi(path)
+    assert exc.value.path == str(path)
+    return str(exc.value)
+
+
+def test_name_too_long(tmp_path: Path) -> None:
+    assert "file name too long" in _midi_error(tmp_path / ("m" * 300 + ".mid"))
+    deep = tmp_path.joinpath(*(["d" * 200] * 25), "a.mid")
+    assert "path too long" in _midi_error(deep)
+
+
+def test_symlink_loop_directory_missing(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.mid"
+    loop.symlink_to(loop)
+    assert "symbolic link loop" in _midi_error(loop)
+    assert "is a directory, not a MIDI file" in _midi_error(tmp_path)
+    assert "file does not exist" in _midi_error(tmp_path / "nope.mid")
+    empty = tmp_path / "empty.mid"
+    empty.write_bytes(b"")
+    assert "empty file (0 bytes)" in _midi_error(empty)
+
+
+def test_truncated_midi_says_so_without_a_dangling_detail(tmp_path: Path) -> None:
+    whole = write_midi(tmp_path / "whole.mid", [(0.0, 0.5, 60, 80), (1.0, 1.5, 64, 80)])
+    cut = tmp_path / "cut.mid"
+    cut.write_bytes(whole.read_bytes()[:30])  # header and the start of a track
+    message = _midi_error(cut)
+    assert "corrupt or unreadable MIDI" in message
+    assert "ends early (truncated)" in message
+    assert "EOFError: )" not in message
+    assert not message.endswith(": ")
+
+
+def test_random_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "noise.mid"
+    path.write_bytes(np.random.default_rng(3).integers(0, 256, 2000, dtype=np.uint8).tobytes())
+    assert "corrupt or unreadable MIDI" in _midi_error(path)

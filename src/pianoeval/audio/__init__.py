@@ -3,7 +3,8 @@
 ``ndarray`` in, ``ndarray`` out. Importing this package is cheap: librosa is imported only
 when a mel spectrogram is computed, and nothing here imports torch.
 
-- :func:`load_audio`, :func:`audio_info`, :func:`resample` (:mod:`pianoeval.audio.io`)
+- :func:`load_audio`, :func:`audio_info`, :func:`resample`, :class:`TruncatedAudioWarning`
+  (:mod:`pianoeval.audio.io`)
 - :class:`Window`, :func:`fixed_windows`, :func:`bar_windows` (:mod:`pianoeval.audio.windows`)
 - :class:`MelConfig`, :func:`mel_spectrogram`, :func:`mel_batch`, :func:`fix_length_frames`
   (:mod:`pianoeval.audio.mel`)
@@ -13,7 +14,13 @@ Problems with a file raise :class:`pianoeval.errors.AudioError`, re-exported her
 
 from __future__ import annotations
 
-from pianoeval.audio.io import AudioInfo, audio_info, load_audio, resample
+from pianoeval.audio.io import (
+    AudioInfo,
+    TruncatedAudioWarning,
+    audio_info,
+    load_audio,
+    resample,
+)
 from pianoeval.audio.mel import (
     DEFAULT_MEL_CONFIG,
     MelConfig,
@@ -29,6 +36,7 @@ __all__ = [
     "AudioError",
     "AudioInfo",
     "MelConfig",
+    "TruncatedAudioWarning",
     "Window",
     "audio_info",
     "bar_windows",

@@ -13,14 +13,13 @@ and soft (CC67); values are kept as played (0-127), so half-pedalling stays visi
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from pianoeval._paths import check_input_file, describe_exception
 from pianoeval._typing import PathLike
 from pianoeval.constants import PEDAL_DOWN
 from pianoeval.errors import MidiError
@@ -80,7 +79,9 @@ def load_midi(path: PathLike, *, require_notes: bool = True) -> PerformanceMidi:
     Raises
     ------
     MidiError
-        Missing, empty or corrupt file, or no notes when ``require_notes``.
+        Naming the file and the problem: missing, a directory, unreadable, a name longer
+        than the system allows, a symbolic link loop, empty, truncated or corrupt, or no
+        notes when ``require_notes``.
 
     Examples
     --------
@@ -91,20 +92,14 @@ def load_midi(path: PathLike, *, require_notes: bool = True) -> PerformanceMidi:
     """
     import pretty_midi
 
-    p = Path(path)
-    if not p.exists():
-        raise MidiError(p, "file does not exist")
-    if not p.is_file():
-        raise MidiError(p, "not a file")
-    if os.path.getsize(p) == 0:
-        raise MidiError(p, "empty file (0 bytes)")
+    p = check_input_file(path, MidiError, what="MIDI file")
     try:
         with warnings.catch_warnings():
             # Many real files put tempo events on later tracks; pretty_midi still reads them.
             warnings.simplefilter("ignore", RuntimeWarning)
             pm = pretty_midi.PrettyMIDI(str(p))
     except Exception as e:  # mido raises OSError, EOFError, ValueError, KeyError, IndexError...
-        raise MidiError(p, f"corrupt or unreadable MIDI ({type(e).__name__}: {e})") from None
+        raise MidiError(p, f"corrupt or unreadable MIDI ({describe_exception(e)})") from None
 
     note_rows = [
         (n.start, n.end, n.pitch, n.velocity)
