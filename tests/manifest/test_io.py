@@ -13,6 +13,7 @@ import pytest
 
 from pianoeval.errors import SchemaError
 from pianoeval.manifest import (
+    LATEST_VERSION,
     ManifestError,
     Segment,
     append_segments,
@@ -38,7 +39,7 @@ def test_write_then_read_round_trips(make_row: Row, tone_wav: Path) -> None:
     back = read_manifest(path)
     assert [s.model_dump() for s in back] == [s.model_dump() for s in rows]
     first = json.loads(path.read_text().splitlines()[0])
-    assert first["schema_version"] == 1
+    assert first["schema_version"] == LATEST_VERSION == 2  # writers emit the latest
     assert "pseudo_labels" not in first  # unset optional fields are left out
 
 

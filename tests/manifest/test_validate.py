@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -235,3 +236,188 @@ def test_qualified_names_mix_taxonomies(make_row: Row, write_manifest_lines: Wri
     row["dims"].append("pedal_clarity")  # plain and ambiguous without a taxonomy
     p = only(validate_manifest(write_manifest_lines([row])))
     assert (p.field, "ambiguous" in p.reason) == ("dims[2]", True)
+
+
+# --- strict JSON types: reported, never coerced -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "found"),
+    [
+        ("t0", False, "the boolean false"),
+        ("t0", "0", 'the string "0"'),
+        ("t1", None, "null"),
+        ("sr", 22050.5, "the number 22050.5"),
+        ("sr", True, "the boolean true"),
+        ("sr", "22050", 'the string "22050"'),
+        ("n_raters", 3.0, "the number 3.0"),
+        ("bars", [1, "2"], 'the string "2"'),
+        ("segment_id", 7, "the number 7"),
+        ("dims", "timing", 'the string "timing"'),
+    ],
+)
+def test_wrong_json_types_are_reported_not_coerced(
+    make_row: Row, write_manifest_lines: Writer, field: str, value: Any, found: str
+) -> None:
+    p = only(validate_manifest(write_manifest_lines([make_row(**{field: value})])))
+    assert p.line == 1
+    assert p.field.split(".")[0] == field
+    assert p.reason.endswith(f"found {found}")
+
+
+def test_json_integers_are_valid_floats(make_row: Row, write_manifest_lines: Writer) -> None:
+    path = write_manifest_lines([make_row(t0=0, t1=2, labels={"timing": 1, "pace": 0.75})])
+    assert validate_manifest(path) == []
+    seg = read_manifest(path)[0]
+    assert (seg.t0, seg.t1, seg.labels["timing"]) == (0.0, 2.0, 1.0)
+    assert isinstance(seg.t0, float)
+
+
+def test_label_and_mask_types_are_strict(make_row: Row, write_manifest_lines: Writer) -> None:
+    row = make_row(labels={"timing": "0.5", "pace": 0.75}, label_mask={"timing": 1, "pace": True})
+    problems = validate_manifest(write_manifest_lines([row]))
+    assert sorted(p.field for p in problems) == ["label_mask.pace", "labels.timing"]
+
+
+@pytest.mark.parametrize(
+    ("version", "reason"),
+    [
+        ("1", 'schema_version must be an integer, found the string "1"'),
+        (True, "schema_version must be an integer, found the boolean true"),
+        (1.0, "schema_version must be an integer, found the number 1.0"),
+        (None, "schema_version must be an integer, found null"),
+        (3, "unsupported version 3 (known: 1, 2)"),
+    ],
+)
+def test_schema_version_must_be_a_known_integer(
+    make_row: Row, write_manifest_lines: Writer, version: Any, reason: str
+) -> None:
+    p = only(validate_manifest(write_manifest_lines([make_row(schema_version=version)])))
+    assert (p.line, p.field, p.reason) == (1, "schema_version", reason)
+
+
+# --- rows and files that used to give a traceback or a misleading message ---------------
+
+
+def test_row_nested_100000_levels_is_a_problem_of_its_line(
+    make_row: Row, write_manifest_lines: Writer
+) -> None:
+    deep = '{"segment_id": "x", "extra": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    path = write_manifest_lines([make_row(), deep, make_row(segment_id="after")])
+    p = only(validate_manifest(path))
+    assert (p.line, p.field) == (2, "-")
+    assert "nested too deeply" in p.reason
+    with pytest.raises(ManifestError, match="nested too deeply"):
+        read_manifest(path)
+
+
+def test_row_nested_beyond_the_validator_limit(make_row: Row, write_manifest_lines: Writer) -> None:
+    # deep enough for pydantic's JSON parser to give up, not deep enough for json's
+    row = json.dumps(make_row())[:-1] + ', "extra": ' + "[" * 500 + "]" * 500 + "}"
+    p = only(validate_manifest(write_manifest_lines([row])))
+    assert p.line == 1
+    assert "nested too deeply" in p.reason
+
+
+def test_empty_uri_says_so(make_row: Row, write_manifest_lines: Writer) -> None:
+    path = write_manifest_lines([make_row(midi_uri="")])
+    p = only(validate_manifest(path, check_media=False))
+    assert (p.field, p.reason.startswith("empty URI")) == ("midi_uri", True)
+
+
+def test_directory_uri_says_so(make_row: Row, write_manifest_lines: Writer) -> None:
+    path = write_manifest_lines([make_row(score_uri=".")])
+    p = only(validate_manifest(path))
+    assert p.field == "score_uri"
+    assert "is a directory, not a file" in p.reason
+
+
+def test_symlink_loop_says_so(make_row: Row, write_manifest_lines: Writer, tmp_path: Path) -> None:
+    (tmp_path / "a.mid").symlink_to(tmp_path / "b.mid")
+    (tmp_path / "b.mid").symlink_to(tmp_path / "a.mid")
+    p = only(validate_manifest(write_manifest_lines([make_row(midi_uri="a.mid")])))
+    assert p.field == "midi_uri"
+    assert p.reason.startswith("symlink loop")
+
+
+@pytest.mark.parametrize(
+    "uri", ["x" * 5000 + ".mid", "/".join(["deep"] * 2000) + "/a.mid", "n" * 300 + ".mid"]
+)
+def test_uri_too_long_for_the_system_is_a_problem(
+    make_row: Row, write_manifest_lines: Writer, uri: str
+) -> None:
+    path = write_manifest_lines([make_row(midi_uri=uri), make_row(segment_id="b")])
+    p = only(validate_manifest(path))
+    assert (p.line, p.field) == (1, "midi_uri")
+    assert "too long for this system" in p.reason
+
+
+def test_manifest_path_that_is_a_directory(tmp_path: Path) -> None:
+    p = only(validate_manifest(tmp_path))
+    assert (p.path, p.line) == (str(tmp_path), 0)
+    assert p.reason == "is a directory, not a manifest file"
+    with pytest.raises(ManifestError, match="is a directory, not a manifest file"):
+        read_manifest(tmp_path)
+
+
+def test_manifest_path_symlink_loop_and_too_long(tmp_path: Path) -> None:
+    (tmp_path / "m.jsonl").symlink_to(tmp_path / "m.jsonl")
+    assert only(validate_manifest(tmp_path / "m.jsonl")).reason.startswith("symlink loop")
+    assert "too long" in only(validate_manifest(tmp_path / ("m" * 400 + ".jsonl"))).reason
+
+
+def test_lines_split_at_line_feeds_only(make_row: Row, write_manifest_lines: Writer) -> None:
+    # U+2028 and U+0085 are valid inside JSON strings; str.splitlines would cut the row
+    row = make_row(provenance={"license": "MIT", "piece": "Étude\u2028op.\x85 10"})
+    path = write_manifest_lines([row, make_row(segment_id="two")])
+    assert validate_manifest(path) == []
+    assert read_manifest(path)[0].provenance.piece == "Étude\u2028op.\x85 10"
+
+
+# --- --root: media confined to a folder ---------------------------------------------------
+
+
+def test_media_root_confines_uris(
+    make_row: Row, write_manifest_lines: Writer, tone_wav: Path, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    inside = media / "in.wav"
+    inside.write_bytes(tone_wav.read_bytes())
+    (media / "escape.wav").symlink_to(tone_wav)  # inside by name, outside once resolved
+    path = write_manifest_lines(
+        [
+            make_row(segment_id="a", audio_uri="media/in.wav"),
+            make_row(segment_id="b", audio_uri=tone_wav.as_uri()),
+            make_row(segment_id="c", audio_uri="media/../tone.wav"),
+            make_row(segment_id="d", audio_uri="media/escape.wav"),
+        ]
+    )
+    assert validate_manifest(path) == []
+    problems = validate_manifest(path, media_root=media)
+    assert [(p.line, p.field) for p in problems] == [
+        (2, "audio_uri"),
+        (3, "audio_uri"),
+        (4, "audio_uri"),
+    ]
+    assert all(p.reason.startswith(f"outside the media root {media.resolve()}") for p in problems)
+    assert str(tone_wav.resolve()) in problems[2].reason
+    # the root applies without the media check too: it is about where a URI points
+    assert len(validate_manifest(path, check_media=False, media_root=media)) == 3
+
+
+def test_problem_message_is_capped_with_a_count(
+    make_row: Row, write_manifest_lines: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pianoeval.manifest import validate as validate_module
+
+    monkeypatch.setattr(validate_module, "MAX_PROBLEMS_SHOWN", 2)
+    path = write_manifest_lines([make_row(segment_id=f"s{i}", t1=-1.0) for i in range(5)])
+    with pytest.raises(ManifestError) as err:
+        read_manifest(path)
+    assert len(err.value.problems) == 5
+    text = str(err.value)
+    assert text.startswith("5 problems in manifest")
+    assert f"{path}:2: t1" in text
+    assert f"{path}:3: t1" not in text
+    assert text.endswith("... and 3 more")

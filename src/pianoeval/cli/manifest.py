@@ -15,22 +15,48 @@ MediaOption = typer.Option("--media/--no-media", help="Check that referenced med
 ManifestArg = typer.Argument(help="Manifest file (JSONL).")
 
 
+RootOption = typer.Option(
+    "--root",
+    exists=True,
+    file_okay=False,
+    dir_okay=True,
+    help="Confine media to this folder: a URI that resolves outside it is a problem.",
+)
+MaxProblemsOption = typer.Option(
+    "--max-problems",
+    min=1,
+    help="Print at most this many problems, then count the rest.",
+)
+
+
 @app.command("validate")
 def validate(
     files: Annotated[list[Path], typer.Argument(help="Manifest files (JSONL).")],
     media: Annotated[bool, MediaOption] = True,
+    root: Annotated[Path | None, RootOption] = None,
+    max_problems: Annotated[int, MaxProblemsOption] = 1000,
 ) -> None:
-    """Check every row of every manifest; exit 1 with the full report if anything is wrong."""
+    """Check every row of every manifest; exit 1 with the report if anything is wrong.
+
+    Every problem is one line, ``FILE:LINE: FIELD: REASON``; after ``--max-problems`` lines
+    the report stops and says how many more there are. A bad option value is a usage
+    error (exit 2).
+    """
     from pianoeval.manifest import validate_manifest
 
     n_problems = 0
     for f in files:
-        problems = validate_manifest(f, check_media=media)
-        n_problems += len(problems)
-        for p in problems:
+        problems = validate_manifest(f, check_media=media, media_root=root)
+        for p in problems[: max(0, max_problems - n_problems)]:
             typer.echo(str(p), err=True)
+        n_problems += len(problems)
         if not problems:
             typer.echo(f"ok: {f}")
+    if n_problems > max_problems:
+        typer.echo(
+            f"... {n_problems - max_problems} more problem(s) not shown (--max-problems)",
+            err=True,
+        )
     if n_problems:
         typer.secho(f"{n_problems} problem(s) in {len(files)} file(s)", fg="red", err=True)
         raise typer.Exit(1)
@@ -70,11 +96,19 @@ def stats(
 @app.command("export-labels")
 def export_labels(
     file: Annotated[Path, ManifestArg],
-    out: Annotated[Path, typer.Option("--out", help="Where to write the labels (JSONL).")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", dir_okay=False, help="Where to write the labels (JSONL)."),
+    ],
 ) -> None:
     """Write labels as segment ids + numbers only: no media, no paths (licence hygiene)."""
     from pianoeval.manifest import export_labels as _export
     from pianoeval.manifest import read_manifest
 
-    n = _export(read_manifest(file, check_media=False), out)
+    segments = read_manifest(file, check_media=False)
+    try:
+        n = _export(segments, out)
+    except OSError as e:
+        typer.secho(f"error: cannot write {out}: {e.strerror or e}", fg="red", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"wrote {n} labelled rows to {out}")

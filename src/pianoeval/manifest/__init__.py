@@ -6,10 +6,11 @@ at media through ``file://`` URIs or paths relative to the manifest, and label e
 carry segment ids and numbers only.
 
 Reading validates every row and reports ALL problems at once, each with the file, line,
-field and reason (:class:`ManifestError`). Writing is atomic; appending and label updates
-never rewrite or lose other rows. Rows carry ``schema_version``; readers dispatch on it
-(one module per schema generation, :mod:`pianoeval.manifest.v1`) and writers emit
-:data:`LATEST_VERSION`.
+field and reason (:class:`ManifestError`), with JSON types checked strictly (``"t0": "0"``
+is an error, not a number). Writing is atomic; appending and label updates never rewrite
+or lose other rows. Rows carry ``schema_version``; readers dispatch on it (one module per
+schema generation, :mod:`pianoeval.manifest.v1` and :mod:`pianoeval.manifest.v2`),
+:func:`migrate` brings an older row to the latest, and writers emit :data:`LATEST_VERSION`.
 
 Examples
 --------
@@ -31,15 +32,27 @@ from pianoeval.manifest.io import (
 )
 from pianoeval.manifest.stats import ManifestStats, manifest_stats
 from pianoeval.manifest.uri import UnsupportedURIError, path_to_uri, uri_to_path
-from pianoeval.manifest.v1 import Provenance, Segment, Source
-from pianoeval.manifest.validate import LATEST_VERSION, ManifestError, Problem
+from pianoeval.manifest.v1 import Provenance, Source
+from pianoeval.manifest.v2 import Alignment, LabelSource, PseudoMeta, Segment
+from pianoeval.manifest.validate import (
+    LATEST_VERSION,
+    SUPPORTED_VERSIONS,
+    ManifestError,
+    Problem,
+    media_problem,
+    migrate,
+)
 
 __all__ = [
     "LATEST_VERSION",
+    "SUPPORTED_VERSIONS",
+    "Alignment",
+    "LabelSource",
     "ManifestError",
     "ManifestStats",
     "Problem",
     "Provenance",
+    "PseudoMeta",
     "Segment",
     "Source",
     "UnsupportedURIError",
@@ -47,6 +60,8 @@ __all__ = [
     "atomic_write",
     "export_labels",
     "manifest_stats",
+    "media_problem",
+    "migrate",
     "path_to_uri",
     "read_manifest",
     "update_labels",

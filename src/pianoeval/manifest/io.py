@@ -20,20 +20,49 @@ from typing import Any
 
 from pianoeval._typing import PathLike
 from pianoeval.errors import SchemaError
-from pianoeval.manifest.v1 import Segment
-from pianoeval.manifest.validate import ManifestError, Problem, validate_lines
+from pianoeval.manifest.v2 import Segment
+from pianoeval.manifest.validate import (
+    LATEST_VERSION,
+    ManifestError,
+    Problem,
+    migrate,
+    os_error_problem,
+    validate_lines,
+)
 
 
 def _read_text_lines(path: Path) -> list[str]:
-    if not path.is_file():
-        raise ManifestError([Problem(str(path), 0, "-", "manifest file does not exist")])
+    """Read a manifest's lines, or raise a one-problem ManifestError saying why not.
+
+    Lines are split at line feeds only: JSON text may hold U+2028 or U+0085 raw (we write with
+    ``ensure_ascii=False``), which ``str.splitlines`` would take for line ends.
+    """
+
+    def fail(reason: str) -> ManifestError:
+        return ManifestError([Problem(str(path), 0, "-", reason)])
+
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        with open(path, encoding="utf-8", newline="") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise fail("manifest file does not exist") from None
+    except IsADirectoryError:
+        raise fail("is a directory, not a manifest file") from None
     except UnicodeDecodeError as e:
-        raise ManifestError([Problem(str(path), 0, "-", f"not UTF-8 text: {e.reason}")]) from None
+        raise fail(f"not UTF-8 text: {e.reason}") from None
+    except OSError as e:
+        raise fail(os_error_problem(e, path, "manifest")) from None
+    except ValueError as e:  # embedded NUL in the path
+        raise fail(f"unusable manifest path: {e}") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def validate_manifest(path: PathLike, *, check_media: bool = True) -> list[Problem]:
+def validate_manifest(
+    path: PathLike, *, check_media: bool = True, media_root: PathLike | None = None
+) -> list[Problem]:
     """Check every row of a manifest and return ALL problems (empty when it is valid).
 
     Parameters
@@ -41,19 +70,57 @@ def validate_manifest(path: PathLike, *, check_media: bool = True) -> list[Probl
     path : path-like
         A JSONL manifest.
     check_media : bool
-        Also check that every referenced audio/MIDI/score file exists.
+        Also check that every referenced audio/MIDI/score file exists and is a file.
+    media_root : path-like, optional
+        Confine media to this folder: a URI that resolves outside it (symlinks followed)
+        is a problem, whether or not ``check_media`` is set.
+
+    Returns
+    -------
+    list of Problem
+        In file order; a manifest that cannot be read at all gives one problem on line 0.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "m.jsonl").write_text('{"segment_id": "a", "t0": "0"}')
+    >>> for p in validate_manifest(d / "m.jsonl"):
+    ...     print(p.field, "|", p.reason)
+    dataset | required field is missing
+    t0 | Input should be a valid number, found the string "0"
+    t1 | required field is missing
+    provenance | required field is missing
     """
     p = Path(path)
     try:
         lines = _read_text_lines(p)
     except ManifestError as e:
         return e.problems
-    _, problems = validate_lines(lines, path=str(p), base_dir=p.parent, check_media=check_media)
+    _, problems = validate_lines(
+        lines, path=str(p), base_dir=p.parent, check_media=check_media, media_root=media_root
+    )
     return problems
 
 
-def read_manifest(path: PathLike, *, check_media: bool = True) -> list[Segment]:
-    """Read and validate a manifest.
+def read_manifest(
+    path: PathLike, *, check_media: bool = True, media_root: PathLike | None = None
+) -> list[Segment]:
+    """Read and validate a manifest; rows of older schema generations are migrated.
+
+    Parameters
+    ----------
+    path : path-like
+        A JSONL manifest.
+    check_media : bool
+        Also check that every referenced media file exists and is a file.
+    media_root : path-like, optional
+        Every media URI must resolve inside this folder.
+
+    Returns
+    -------
+    list of Segment
+        Latest-generation segments, in file order.
 
     Raises
     ------
@@ -62,7 +129,11 @@ def read_manifest(path: PathLike, *, check_media: bool = True) -> list[Segment]:
     """
     p = Path(path)
     rows, problems = validate_lines(
-        _read_text_lines(p), path=str(p), base_dir=p.parent, check_media=check_media
+        _read_text_lines(p),
+        path=str(p),
+        base_dir=p.parent,
+        check_media=check_media,
+        media_root=media_root,
     )
     if problems:
         raise ManifestError(problems)
@@ -168,28 +239,31 @@ def append_segments(path: PathLike, segments: Iterable[Segment]) -> int:
 def _segment_ids(text: str) -> set[str]:
     ids: set[str] = set()
     for line in text.splitlines():
-        with contextlib.suppress(json.JSONDecodeError, AttributeError, TypeError):
+        with contextlib.suppress(ValueError, RecursionError, AttributeError, TypeError):
             sid = json.loads(line).get("segment_id")
             if isinstance(sid, str):
                 ids.add(sid)
     return ids
 
 
-def update_labels(path: PathLike, updates: Mapping[str, Mapping[str, Any]]) -> int:
-    """Set fields (labels, label_mask, label_std, n_raters, rater_id, source...) of some rows.
+_MERGED = ("labels", "label_mask", "label_std", "label_source")
 
-    Only the named rows are re-serialised; every other line is written back unchanged, and
-    the file is replaced atomically. Every updated row is validated before anything is
-    written.
+
+def update_labels(path: PathLike, updates: Mapping[str, Mapping[str, Any]]) -> int:
+    """Set fields (labels, label_mask, label_std, label_source, n_raters...) of some rows.
+
+    Only the named rows are re-serialised (in the latest schema generation: an older row
+    is migrated first); every other line is written back unchanged, and the file is
+    replaced atomically. Every updated row is validated before anything is written.
 
     Parameters
     ----------
     path : path-like
         The manifest.
     updates : mapping
-        ``{segment_id: {field: value}}``; ``labels``/``label_mask``/``label_std`` are merged
-        into the row's dicts, other fields replaced. New labelled dimensions are added to
-        ``dims``.
+        ``{segment_id: {field: value}}``; ``labels``/``label_mask``/``label_std``/
+        ``label_source`` are merged into the row's dicts, other fields replaced. New
+        labelled dimensions are added to ``dims``.
 
     Returns
     -------
@@ -208,14 +282,22 @@ def update_labels(path: PathLike, updates: Mapping[str, Mapping[str, Any]]) -> i
     problems: list[Problem] = []
     for n, text in enumerate(lines, start=1):
         sid = None
-        with contextlib.suppress(json.JSONDecodeError, AttributeError, TypeError):
+        with contextlib.suppress(ValueError, RecursionError, AttributeError, TypeError):
             sid = json.loads(text).get("segment_id")
-        if sid not in pending:
+        if not isinstance(sid, str) or sid not in pending:
             out.append(text)
             continue
         row = json.loads(text)
+        if row.get("schema_version", LATEST_VERSION) != LATEST_VERSION:
+            try:
+                row = migrate(row)  # writers emit the latest generation
+            except SchemaError as e:
+                problems.append(Problem(str(p), n, "schema_version", str(e)))
+                pending.pop(sid)
+                out.append(text)
+                continue
         for field, value in pending.pop(sid).items():
-            if field in ("labels", "label_mask", "label_std") and isinstance(value, Mapping):
+            if field in _MERGED and isinstance(value, Mapping):
                 row[field] = {**(row.get(field) or {}), **value}
                 row["dims"] = list(dict.fromkeys([*row.get("dims", []), *value]))
             else:
@@ -237,8 +319,9 @@ def update_labels(path: PathLike, updates: Mapping[str, Mapping[str, Any]]) -> i
 def export_labels(segments: Iterable[Segment], out: PathLike) -> int:
     """Write labels as segment ids + numbers only (no media, no paths), atomically.
 
-    Each row keeps the segment's licence, dataset, taxonomy and source, so labels can be
-    shared without redistributing any audio or MIDI (licence hygiene).
+    Each row keeps the segment's licence, dataset, taxonomy, source and the provenance of
+    each label (``label_source``), so labels can be shared without redistributing any
+    audio or MIDI (licence hygiene).
     """
 
     def rows() -> Iterator[str]:
@@ -259,6 +342,8 @@ def export_labels(segments: Iterable[Segment], out: PathLike) -> int:
             }
             if seg.label_std:
                 row["label_std"] = {d: seg.label_std[d] for d in labelled if d in seg.label_std}
+            sources = seg.label_sources()
+            row["label_source"] = {d: sources[d] for d in labelled if d in sources}
             yield json.dumps({k: v for k, v in row.items() if v is not None}, separators=(",", ":"))
 
     n = 0

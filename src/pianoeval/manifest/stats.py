@@ -9,7 +9,7 @@ from typing import Any
 
 from pianoeval.dims import resolve_dimension
 from pianoeval.errors import ParameterError
-from pianoeval.manifest.v1 import Segment
+from pianoeval.manifest.v2 import Segment
 
 
 @dataclass
