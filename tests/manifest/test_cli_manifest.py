@@ -134,4 +134,9 @@ def test_validate_reads_v1_and_v2_rows_in_one_file(
     r = runner.invoke(app, ["manifest", "validate", str(path)])
     assert r.exit_code == 0
     r = runner.invoke(app, ["manifest", "stats", str(path), "--format", "json"])
-    assert json.loads(r.stdout)["n_rows"] == 2
+    stats = json.loads(r.stdout)
+    assert stats["n_rows"] == 2
+    assert stats["labels_per_label_source"] == {"human": 4}
+    table = runner.invoke(app, ["manifest", "stats", str(path)])
+    assert table.exit_code == 0
+    assert "label provenance" in table.stdout

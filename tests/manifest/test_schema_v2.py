@@ -20,6 +20,7 @@ from pianoeval.manifest import (
     LATEST_VERSION,
     Problem,
     Segment,
+    manifest_stats,
     migrate,
     read_manifest,
     update_labels,
@@ -140,6 +141,13 @@ def test_label_sources_fall_back_to_the_row_source(make_row: Row) -> None:
     assert seg.label_sources() == {"timing": "human", "pace": "pseudo"}
     unlabelled = Segment.model_validate(make_row(labels={"timing": 0.5, "pace": None}))
     assert unlabelled.label_sources() == {"timing": "human"}
+
+
+def test_stats_count_labels_per_provenance(v1_manifest: Path) -> None:
+    s = manifest_stats(read_manifest(v1_manifest))
+    # the panel row gives 2 labels (balance is null), the queue row 1 model value
+    assert s.labels_per_label_source == {"human": 2, "pseudo": 1}
+    assert s.rows_per_source == {"human": 3, "model": 1}
 
 
 def test_generation_1_readers_still_find_the_typed_fields_in_model_extra(

@@ -90,6 +90,12 @@ def stats(
         if counts:
             print_table(title, ["dimension", "rows"], [list(kv) for kv in counts.items()])
     print_table("sources", ["source", "rows"], [list(kv) for kv in s.rows_per_source.items()])
+    if s.labels_per_label_source:
+        print_table(
+            "label provenance",
+            ["label_source", "labels"],
+            [list(kv) for kv in s.labels_per_label_source.items()],
+        )
     print_table("licences", ["licence", "rows"], [list(kv) for kv in s.rows_per_license.items()])
 
 

@@ -26,6 +26,9 @@ class ManifestStats:
         Rows with mask 1 per qualified dimension name (``taxonomy.name``).
     pseudo_labelled_per_dimension : dict
     rows_per_source, rows_per_license : dict
+    labels_per_label_source : dict
+        Labels given per provenance (``human``, ``model_verified``, ``pseudo``), each row's
+        labels counted by :meth:`Segment.label_sources`.
     """
 
     n_rows: int = 0
@@ -36,6 +39,7 @@ class ManifestStats:
     pseudo_labelled_per_dimension: dict[str, int] = field(default_factory=dict)
     rows_per_source: dict[str, int] = field(default_factory=dict)
     rows_per_license: dict[str, int] = field(default_factory=dict)
+    labels_per_label_source: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -57,6 +61,7 @@ def manifest_stats(segments: Iterable[Segment]) -> ManifestStats:
     pseudo: Counter[str] = Counter()
     sources: Counter[str] = Counter()
     licences: Counter[str] = Counter()
+    label_sources: Counter[str] = Counter()
     for seg in segments:
         rows[seg.dataset] += 1
         dur[seg.dataset] = dur.get(seg.dataset, 0.0) + seg.duration_sec
@@ -64,6 +69,7 @@ def manifest_stats(segments: Iterable[Segment]) -> ManifestStats:
         licences[seg.license] += 1
         labelled.update(_qualified(d, seg.taxonomy) for d in seg.labelled_dims())
         pseudo.update(_qualified(d, seg.pseudo_taxonomy) for d in seg.pseudo_labels or {})
+        label_sources.update(seg.label_sources().values())
     return ManifestStats(
         n_rows=sum(rows.values()),
         duration_sec=float(sum(dur.values())),
@@ -73,4 +79,5 @@ def manifest_stats(segments: Iterable[Segment]) -> ManifestStats:
         pseudo_labelled_per_dimension=dict(pseudo),
         rows_per_source=dict(sorted(sources.items())),
         rows_per_license=dict(sorted(licences.items())),
+        labels_per_label_source=dict(sorted(label_sources.items())),
     )
