@@ -352,6 +352,16 @@ def test_uri_too_long_for_the_system_is_a_problem(
     assert "too long for this system" in p.reason
 
 
+def test_uri_through_a_file_or_with_a_nul(make_row: Row, write_manifest_lines: Writer) -> None:
+    path = write_manifest_lines(
+        [make_row(segment_id="a", midi_uri="tone.wav/x.mid"), make_row(midi_uri="a\u0000.mid")]
+    )
+    through_file, nul = validate_manifest(path)
+    assert (through_file.line, through_file.field) == (1, "midi_uri")
+    assert "is not a folder" in through_file.reason
+    assert (nul.line, nul.reason) == (2, "a URI cannot contain a NUL character")
+
+
 def test_manifest_path_that_is_a_directory(tmp_path: Path) -> None:
     p = only(validate_manifest(tmp_path))
     assert (p.path, p.line) == (str(tmp_path), 0)

@@ -351,7 +351,7 @@ def _path_problem(p: Path, root: str | None) -> str | None:
         return None
     real = os.path.realpath(p)
     if os.path.commonpath([real, root]) != root:
-        return f"outside the media root {root}: resolves to {real}"
+        return f"outside the media root {root}: resolves to {_shorten(real)}"
     return None
 
 
@@ -389,12 +389,20 @@ def media_problem(path: Path) -> str | None:
     return None
 
 
+def _shorten(text: str) -> str:
+    return text if len(text) <= 120 else text[:100] + "..."
+
+
 def os_error_problem(e: OSError, path: Path, what: str) -> str:
-    shown = str(path) if len(str(path)) <= 120 else str(path)[:100] + "..."
+    """One line saying why the OS refused ``path`` (loop, name too long, no access, ...)."""
+    shown = _shorten(str(path))
     if e.errno == errno.ELOOP:
         return f"symlink loop: {what} path {shown} cannot be resolved"
     if e.errno == errno.ENAMETOOLONG:
-        return f"{what} path too long for this system ({len(str(path))} characters): {shown}"
+        return (
+            f"{what} path (or a name in it) too long for this system "
+            f"({len(str(path))} characters): {shown}"
+        )
     if e.errno == errno.ENOTDIR:
         return f"missing {what}: a parent of {shown} is not a folder"
     if e.errno in (errno.EACCES, errno.EPERM):
@@ -468,6 +476,7 @@ __all__ = [
     "check_segment",
     "media_problem",
     "migrate",
+    "os_error_problem",
     "parse_line",
     "validate_lines",
 ]
