@@ -68,6 +68,15 @@ class NotRatableError(FileProblemError):
     """
 
 
+class CacheDirError(FileProblemError):
+    """The cache folder cannot be used: a file, not a folder, or not writable.
+
+    Raised before any work (by :func:`pianoeval._cache.check_cache_dir` and when a cache is
+    built), so a long transcription is not lost at its end; the message names the
+    variable (``PIANOEVAL_CACHE``) when the folder came from it.
+    """
+
+
 class DataRootError(PianoEvalError):
     """No dataset folder was found where pianoeval looks for one."""
 

@@ -240,6 +240,48 @@ def test_cache_hit_returns_the_stored_midi_without_running_the_model(
     assert other.key != first.key
 
 
+@pytest.mark.backend
+def test_a_corrupt_cache_entry_is_dropped_and_rebuilt(
+    clip: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from pianoeval._cache import CorruptCacheEntryWarning
+
+    backend = get_backend("basic_pitch")
+    if not backend.is_available():
+        pytest.skip(backend.install_command)
+    _, audio = clip
+    first = transcribe(audio, backend="basic_pitch", cache_dir=tmp_path)
+    midi = Path(first.midi_path)
+    whole = midi.read_bytes()
+    midi.write_bytes(whole[: len(whole) // 2])  # a cut-off write, a bad disk
+    with pytest.warns(CorruptCacheEntryWarning, match=r"\.mid file that fails its checksum"):
+        again = transcribe(audio, backend="basic_pitch", cache_dir=tmp_path)
+    assert not again.cached  # transcribed anew, not fatal
+    assert again.key == first.key
+    assert midi.read_bytes() == whole
+    np.testing.assert_array_equal(again.notes, first.notes)
+    assert transcribe(audio, backend="basic_pitch", cache_dir=tmp_path).cached
+
+
+def test_a_cache_folder_that_is_a_file_is_found_before_any_work(
+    tone_wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pianoeval._cache import CACHE_ENV_VAR
+    from pianoeval.errors import CacheDirError
+
+    a_file = tmp_path / "cache"
+    a_file.write_text("x")
+    monkeypatch.setenv(CACHE_ENV_VAR, str(a_file))
+
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the model was prepared before the cache folder was checked")
+
+    backend = get_backend("basic_pitch")
+    monkeypatch.setattr(type(backend), "prepare", boom)
+    with pytest.raises(CacheDirError, match=f"{CACHE_ENV_VAR}={a_file}"):
+        transcribe(tone_wav, backend="basic_pitch")
+
+
 # --- missing backends and bad arguments ----------------------------------------------
 
 
