@@ -13,13 +13,13 @@ import pytest
 from pianoeval.errors import AlignmentError, ParameterError
 from pianoeval.symbolic.align import (
     Alignment,
-    _OnsetDTW,
     align,
     alignment_features,
     anchors_from_downbeats,
     load_score,
     note_accuracy,
 )
+from pianoeval.symbolic.align.parangonar import OnsetDTW
 from pianoeval.symbolic.midi import load_midi
 
 SPQ = 0.5  # 120 quarters a minute
@@ -141,7 +141,7 @@ def test_fast_onset_dtw_takes_parangonar_s_path(rng: np.random.Generator) -> Non
         perf["pitch"] = rng.integers(55, 70, perf.size)
         for flip in (False, True):
             ref, _ = OnsetMatcherDTW()(score, perf, flip=flip)
-            ours, _ = _OnsetDTW()(score, perf, flip=flip)
+            ours, _ = OnsetDTW()(score, perf, flip=flip)
             assert np.array_equal(np.asarray(ref), ours)
 
 

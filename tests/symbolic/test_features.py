@@ -15,6 +15,8 @@ import pytest
 from pianoeval.errors import ParameterError, SchemaError
 from pianoeval.examples import example_metadata, example_midi_path, example_score_path
 from pianoeval.symbolic import load_midi
+from pianoeval.symbolic.align import align, score_from_notes
+from pianoeval.symbolic.align.chord_dtw import isotonic
 from pianoeval.symbolic.features import (
     FEATURE_FAMILIES,
     FeatureCache,
@@ -27,7 +29,7 @@ from pianoeval.symbolic.features import (
     make_context,
     validate_family_output,
 )
-from pianoeval.symbolic.features._match import align_to_score, isotonic
+from pianoeval.symbolic.midi import NOTE_DTYPE, PEDAL_DTYPE, PerformanceMidi
 
 Note = tuple[float, float, int, int]  # onset_sec, offset_sec, pitch, velocity
 
@@ -170,18 +172,33 @@ def test_dynamics_range_and_crescendo(tmp_path: Path) -> None:
     assert f["dynamics.vel_trend"] > 0
 
 
+def _notes(onsets: np.ndarray, pitches: np.ndarray, dur: float = 0.3) -> np.ndarray:
+    arr = np.zeros(len(onsets), dtype=NOTE_DTYPE)
+    arr["onset_sec"], arr["offset_sec"] = onsets, onsets + dur
+    arr["pitch"], arr["velocity"] = pitches, 64
+    return arr
+
+
+def _perf(notes: np.ndarray) -> PerformanceMidi:
+    empty = np.zeros(0, dtype=PEDAL_DTYPE)
+    end = float(notes["offset_sec"].max())
+    return PerformanceMidi("perf.mid", notes, empty, empty.copy(), empty.copy(), end)
+
+
 def test_alignment_recovers_a_tempo_change() -> None:
     s_on = np.arange(16) * 0.5
     pitch = np.tile([60.0, 64.0, 67.0, 72.0], 4)
-    a = align_to_score(s_on * 1.5 + 0.2, pitch, s_on, pitch)
-    assert a.n_matches == 16
+    score = score_from_notes(_notes(s_on, pitch))
+    a = align(_perf(_notes(s_on * 1.5 + 0.2, pitch)), score, backend="chord_dtw")
+    assert a.n_matched == 16
     np.testing.assert_allclose(a.score_to_perf(np.array([1.0, 2.0])), [1.7, 3.2])
     # an extra note in the performance stays unmatched
     p_on = np.append(s_on, 3.3)
     p_pitch = np.append(pitch, 90.0)
     order = np.argsort(p_on, kind="stable")
-    b = align_to_score(p_on[order], p_pitch[order], s_on, pitch)
-    assert b.n_matches == 16
+    b = align(_perf(_notes(p_on[order], p_pitch[order])), score, backend="chord_dtw")
+    assert b.n_matched == 16
+    assert b.extra.tolist() == [int(np.flatnonzero(order == 16)[0])]
 
 
 def test_isotonic_is_monotone() -> None:

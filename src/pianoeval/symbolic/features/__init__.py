@@ -26,9 +26,11 @@ Families shipped:
 
 Score-relative columns need a score: a score MIDI or a score rendition of the same passage
 (PercePiano's ``*_Score_*`` files). The performance is aligned to it note by note
-(:mod:`._match`, a self-contained chord DTW plus greedy pitch matching). Every feature is
-computed from the one performance and its score only; nothing is normalised across other
-performances, so features of a test performance never depend on other data.
+(:func:`pianoeval.symbolic.align.align`, backend ``chord_dtw``: a chord DTW plus greedy
+pitch matching, linear in the length). Every feature is computed from the one performance
+and its score only; nothing is normalised across other performances, so features of a test
+performance never depend on other data. Time and memory grow linearly with the number of
+notes (no note-by-note matrices), so a whole recital rates as a segment does.
 
 Examples
 --------

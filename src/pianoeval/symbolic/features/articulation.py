@@ -131,12 +131,12 @@ def _score_articulation(ctx: FeatureContext, dur: np.ndarray) -> dict[str, float
     if not ctx.aligned or ctx.score is None or ctx.alignment is None:
         return out
     a, s = ctx.alignment, ctx.score
-    s_on, s_off = s.onset[a.score_idx], s.offset[a.score_idx]
+    s_on, s_off = s.onset[a.score_index], s.offset[a.score_index]
     mapped = a.score_to_perf(s_off) - a.score_to_perf(s_on)
     ok = mapped > 1e-3
     if not ok.any():
         return out
-    lr = np.log(np.clip(dur[a.perf_idx][ok] / mapped[ok], 0.02, 50.0))
+    lr = np.log(np.clip(dur[a.perf_index][ok] / mapped[ok], 0.02, 50.0))
     notated = (s_off - s_on)[ok]
     beat = 60.0 / s.tempo_bpm if s.tempo_bpm > 0 else 0.5
     short = notated < 0.75 * beat

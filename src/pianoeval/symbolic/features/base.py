@@ -12,7 +12,7 @@ The context precomputes what several families share: note arrays in float64, ons
 clusters ("chords": notes starting within :data:`CHORD_WINDOW_SEC` of the cluster's first
 onset), the sounding offsets (key release held on by the sustain pedal), a beat grid in
 performance time and, with a score, the note alignment and the score-to-performance time
-map (:mod:`._match`).
+map (:func:`pianoeval.symbolic.align.align` with the ``chord_dtw`` backend).
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ import numpy.typing as npt
 
 from pianoeval._typing import Float64Array, PathLike
 from pianoeval.constants import CHORD_WINDOW_SEC
-from pianoeval.errors import ParameterError, SchemaError
-from pianoeval.symbolic.midi import PerformanceMidi, load_midi, sounding_offsets
+from pianoeval.errors import AlignmentError, ParameterError, SchemaError
+from pianoeval.symbolic.align import Alignment, align, score_from_notes
+from pianoeval.symbolic.align.chord_dtw import cluster_onsets
+from pianoeval.symbolic.midi import NOTE_DTYPE, PerformanceMidi, load_midi, sounding_offsets
 
 IntArray = npt.NDArray[np.int64]
 
@@ -105,35 +107,6 @@ def linear_slope(x: Float64Array, y: Float64Array) -> float:
     return float(np.dot(xc, y - y.mean()) / np.dot(xc, xc))
 
 
-def cluster_onsets(onsets: Float64Array, window_sec: float) -> IntArray:
-    """Group sorted onsets into clusters (chords).
-
-    A note joins the open cluster when it starts within ``window_sec`` of that cluster's
-    first onset.
-
-    Parameters
-    ----------
-    onsets : np.ndarray, shape=(n,), seconds, sorted
-    window_sec : float
-
-    Returns
-    -------
-    np.ndarray [int64], shape=(n,)
-        Cluster index of each note (0, 1, ... in time order).
-    """
-    ids = np.zeros(len(onsets), dtype=np.int64)
-    if len(onsets) == 0:
-        return ids
-    k, first = 0, float(onsets[0])
-    for i in range(1, len(onsets)):
-        t = float(onsets[i])
-        if t - first > window_sec:
-            k += 1
-            first = t
-        ids[i] = k
-    return ids
-
-
 def step_value_at(times: Float64Array, values: Float64Array, t: Float64Array) -> Float64Array:
     """Value of a step function (controller events) at times ``t`` (0 before the first)."""
     if len(times) == 0:
@@ -203,47 +176,6 @@ class ScoreNotes:
         return finite(60.0 / float(np.median(np.diff(self.beats_sec))))
 
 
-@dataclass(frozen=True)
-class Alignment:
-    """Note alignment of a performance to its score.
-
-    Attributes
-    ----------
-    perf_idx, score_idx : np.ndarray [int64], shape=(n_matches,)
-        Matched note pairs, in score order.
-    anchor_score_sec, anchor_perf_sec : np.ndarray, shape=(n_anchors,)
-        Monotone time map: score onset times and the performance times they map to.
-    """
-
-    perf_idx: IntArray
-    score_idx: IntArray
-    anchor_score_sec: Float64Array
-    anchor_perf_sec: Float64Array
-
-    @property
-    def n_matches(self) -> int:
-        """Number of matched note pairs."""
-        return len(self.perf_idx)
-
-    def score_to_perf(self, t: Float64Array) -> Float64Array:
-        """Map score seconds to performance seconds.
-
-        Linear between anchors, the mean tempo ratio beyond them.
-        """
-        xs, ys = self.anchor_score_sec, self.anchor_perf_sec
-        t = np.asarray(t, dtype=np.float64)
-        if len(xs) == 0:
-            return t.copy()
-        if len(xs) == 1:
-            shifted: Float64Array = t - xs[0] + ys[0]
-            return shifted
-        ratio = (ys[-1] - ys[0]) / (xs[-1] - xs[0]) if xs[-1] > xs[0] else 1.0
-        out = np.interp(t, xs, ys)
-        out = np.where(t < xs[0], ys[0] + (t - xs[0]) * ratio, out)
-        mapped: Float64Array = np.where(t > xs[-1], ys[-1] + (t - xs[-1]) * ratio, out)
-        return mapped
-
-
 @dataclass
 class FeatureContext:
     """One performance (optionally aligned to its score), ready for the feature families.
@@ -267,7 +199,8 @@ class FeatureContext:
         Bar lines in performance seconds (empty when unknown).
     beats_per_bar : float
     score : ScoreNotes or None
-    alignment : Alignment or None
+    alignment : pianoeval.symbolic.align.Alignment or None
+        The ``chord_dtw`` alignment to the score (its performed notes are this context's).
     """
 
     onset: Float64Array
@@ -307,7 +240,7 @@ class FeatureContext:
     @property
     def aligned(self) -> bool:
         """Whether a score alignment with at least two matched notes is available."""
-        return self.alignment is not None and self.alignment.n_matches >= 2
+        return self.alignment is not None and self.alignment.n_matched >= 2
 
     @property
     def beat_period_sec(self) -> float:
@@ -344,17 +277,7 @@ class FeatureContext:
         sus_t, sus_v = cut(self.sustain_t, self.sustain_v)
         soft_t, soft_v = cut(self.soft_t, self.soft_v)
         sos_t, sos_v = cut(self.sostenuto_t, self.sostenuto_v)
-        alignment = None
-        if self.alignment is not None:
-            remap = np.full(self.n_notes, -1, dtype=np.int64)
-            remap[idx] = np.arange(len(idx))
-            m = remap[self.alignment.perf_idx] >= 0
-            alignment = Alignment(
-                perf_idx=remap[self.alignment.perf_idx[m]],
-                score_idx=self.alignment.score_idx[m],
-                anchor_score_sec=self.alignment.anchor_score_sec,
-                anchor_perf_sec=self.alignment.anchor_perf_sec,
-            )
+        alignment = self.alignment.window(t0, t1) if self.alignment is not None else None
         t_end = float(np.max(self.sounding_offset[idx])) if len(idx) else t0
         beats = self.beats_sec[(self.beats_sec >= t0) & (self.beats_sec <= max(t1, t_end))]
         downbeats = self.downbeats_sec[(self.downbeats_sec >= t0) & (self.downbeats_sec < t1)]
@@ -461,6 +384,18 @@ def score_notes(score: PerformanceMidi | PathLike) -> ScoreNotes:
     )
 
 
+def _align_to_score(perf: PerformanceMidi, sn: ScoreNotes) -> Alignment | None:
+    """Align a performance to a score with ``chord_dtw`` (None when nothing matches)."""
+    notes = np.zeros(sn.n_notes, dtype=NOTE_DTYPE)
+    notes["onset_sec"], notes["offset_sec"] = sn.onset, sn.offset
+    notes["pitch"], notes["velocity"] = sn.pitch, sn.velocity
+    notated = score_from_notes(notes, path=sn.path or None)
+    try:
+        return align(perf, notated, backend="chord_dtw")
+    except AlignmentError:  # no note matches: the score-relative columns stay neutral
+        return None
+
+
 def make_context(
     perf: PerformanceMidi | PathLike,
     *,
@@ -479,8 +414,6 @@ def make_context(
     -------
     FeatureContext
     """
-    from pianoeval.symbolic.features._match import align_to_score
-
     p = _as_performance(perf)
     notes = p.notes
     onset = np.asarray(notes["onset_sec"], dtype=np.float64)
@@ -494,10 +427,8 @@ def make_context(
     if score is not None:
         sn = score if isinstance(score, ScoreNotes) else score_notes(score)
         if sn.n_notes and len(onset):
-            alignment = align_to_score(
-                onset, np.asarray(notes["pitch"], dtype=np.float64), sn.onset, sn.pitch
-            )
-    if alignment is not None and alignment.n_matches >= 2 and sn is not None:
+            alignment = _align_to_score(p, sn)
+    if alignment is not None and alignment.n_matched >= 2 and sn is not None:
         beats = alignment.score_to_perf(sn.beats_sec)
         downbeats = alignment.score_to_perf(sn.downbeats_sec)
         bpb = sn.beats_per_bar
@@ -640,7 +571,7 @@ def beat_log_tempo_ratio(ctx: FeatureContext) -> tuple[Float64Array, Float64Arra
     empty = (np.zeros(0), np.zeros(0))
     if not ctx.aligned or ctx.score is None or ctx.alignment is None:
         return empty
-    s_on = ctx.score.onset[ctx.alignment.score_idx]
+    s_on = ctx.score.onset[ctx.alignment.score_index]
     lo, hi = float(s_on.min()), float(s_on.max())
     beats = ctx.score.beats_sec
     beats = beats[(beats >= lo - 1e-6) & (beats <= hi + 1e-6)]

@@ -154,11 +154,11 @@ def _score_dynamics(ctx: FeatureContext) -> dict[str, float]:
     if not ctx.aligned or ctx.score is None or ctx.alignment is None:
         return out
     a = ctx.alignment
-    pv = ctx.velocity[a.perf_idx]
-    sv = ctx.score.velocity[a.score_idx]
+    pv = ctx.velocity[a.perf_index]
+    sv = ctx.score.velocity[a.score_index]
     out["vel_score_corr"] = safe_corr(pv, sv)
     out["vel_minus_score"] = safe_mean(pv) - safe_mean(sv)
-    b = beat_index(ctx, ctx.onset[a.perf_idx])
+    b = beat_index(ctx, ctx.onset[a.perf_index])
     counts = np.bincount(b)
     keep = counts > 0
     if keep.sum() >= 3:

@@ -114,8 +114,8 @@ def _score_pace(ctx: FeatureContext) -> dict[str, float]:
     if not ctx.aligned or ctx.score is None or ctx.alignment is None:
         return out
     a, s = ctx.alignment, ctx.score
-    s_on = s.onset[a.score_idx]
-    p_on = ctx.onset[a.perf_idx]
+    s_on = s.onset[a.score_index]
+    p_on = ctx.onset[a.perf_index]
     ds = float(s_on.max() - s_on.min())
     dp = float(p_on.max() - p_on.min())
     if ds > 0 and dp > 0:

@@ -32,6 +32,7 @@ from pianoeval.symbolic.features.base import (
     time_fraction,
     time_mean,
 )
+from pianoeval.symbolic.features.texture import held_counts
 
 COLUMNS = (
     "on_frac",
@@ -135,29 +136,40 @@ def _clarity(ctx: FeatureContext, presses: np.ndarray, releases: np.ndarray) -> 
         return out
     first = ctx.cluster_onsets()
     n_cl = len(first)
-    pcs = [set((ctx.pitch[ctx.cluster == c] % 12).astype(int).tolist()) for c in range(n_cl)]
+    pc = (ctx.pitch % 12).astype(np.int64)
+    # notes of a cluster are contiguous (notes in onset order, clusters numbered in time)
+    bounds = np.searchsorted(ctx.cluster, np.arange(n_cl + 1), side="left")
+    pc_list = pc.tolist()
+    pcs = [set(pc_list[bounds[c] : bounds[c + 1]]) for c in range(n_cl)]
     st, sv = ctx.sustain_t, ctx.sustain_v
+    # pedal state from each cluster onset to just after the next one: the state at the
+    # earlier onset and every event in (lo, hi] must be down
+    lo, hi = first[:-1], first[1:] + CHANGE_GRACE_SEC
+    down_at_lo = step_value_at(st, sv, lo) >= PEDAL_DOWN
+    n_up = np.concatenate([[0], np.cumsum(sv < PEDAL_DOWN)])
+    a = np.searchsorted(st, lo, side="right")
+    b = np.searchsorted(st, hi, side="right")
+    all_down = down_at_lo & (n_up[np.maximum(b, a)] - n_up[a] == 0)
     held: list[bool] = []
     for c in range(1, n_cl):
-        a, b = pcs[c - 1], pcs[c]
-        if len(a & b) / len(a | b) >= HARMONY_JACCARD:
+        x, y = pcs[c - 1], pcs[c]
+        if len(x & y) / len(x | y) >= HARMONY_JACCARD:
             continue
-        lo, hi = first[c - 1], first[c] + CHANGE_GRACE_SEC
-        inside = (st > lo) & (st <= hi)
-        vals = np.concatenate([step_value_at(st, sv, np.array([lo])), sv[inside]])
-        held.append(bool(np.all(vals >= PEDAL_DOWN)))
+        held.append(bool(all_down[c - 1]))
     out["held_across_harmony"] = float(np.mean(held)) if held else 0.0
     # pitch classes sounding just after each cluster onset, with and without the pedal
     probe = first + 0.03
-    on = ctx.onset[None, :] <= probe[:, None]
-    by_key = on & (ctx.offset[None, :] > probe[:, None])
-    by_sound = on & (ctx.sounding_offset[None, :] > probe[:, None])
-    pc = (ctx.pitch % 12).astype(np.int64)
-    onehot = np.eye(12)[pc]
-    n_key = ((by_key.astype(np.float64) @ onehot) > 0).sum(1)
-    n_sound = ((by_sound.astype(np.float64) @ onehot) > 0).sum(1)
+    n_key = np.zeros(n_cl, dtype=np.int64)
+    n_sound = np.zeros(n_cl, dtype=np.int64)
+    for k in range(12):
+        mine = pc == k
+        if mine.any():
+            n_key += held_counts(ctx.onset[mine], ctx.offset[mine], probe) > 0
+            n_sound += held_counts(ctx.onset[mine], ctx.sounding_offset[mine], probe) > 0
+    poly_key = held_counts(ctx.onset, ctx.offset, probe)
+    poly_sound = held_counts(ctx.onset, ctx.sounding_offset, probe)
     out["blur_pc_log"] = safe_mean(np.log((n_sound + 1.0) / (n_key + 1.0)))
-    out["sounding_poly_log"] = safe_mean(np.log((by_sound.sum(1) + 1.0) / (by_key.sum(1) + 1.0)))
+    out["sounding_poly_log"] = safe_mean(np.log((poly_sound + 1.0) / (poly_key + 1.0)))
     if len(presses):
         idx = np.searchsorted(first, presses, side="right") - 1
         ok = idx >= 0

@@ -39,7 +39,7 @@ def score_features(ctx: FeatureContext) -> dict[str, float]:
     if s is None or s.n_notes == 0:
         return out
     out["available"] = 1.0
-    n_match = ctx.alignment.n_matches if ctx.alignment is not None else 0
+    n_match = ctx.alignment.n_matched if ctx.alignment is not None else 0
     # in a bar window the score fraction counts the bar's matches against the whole score
     out["match_frac_score"] = n_match / s.n_notes
     out["match_frac_perf"] = n_match / ctx.n_notes if ctx.n_notes else 0.0

@@ -66,9 +66,7 @@ def texture_features(ctx: FeatureContext) -> dict[str, float]:
     out["pitch_p90"] = safe_quantile(p, 0.9)
     out["chord_size_mean"] = float(np.mean(np.bincount(ctx.cluster)))
     # keys down at each onset (the note itself included)
-    on = ctx.onset
-    held = (on[None, :] <= on[:, None]) & (ctx.offset[None, :] > on[:, None])
-    out["polyphony_mean"] = float(np.mean(held.sum(1)))
+    out["polyphony_mean"] = float(np.mean(held_counts(ctx.onset, ctx.offset, ctx.onset)))
     out["bass_frac"] = float(np.mean(p < BASS_BELOW))
     out["treble_frac"] = float(np.mean(p >= TREBLE_FROM))
     hist = np.bincount((p % 12).astype(np.int64), minlength=12) / ctx.n_notes
@@ -78,6 +76,23 @@ def texture_features(ctx: FeatureContext) -> dict[str, float]:
     out["vel_weighted_pitch"] = float(np.sum(w * p) / np.sum(w)) if np.sum(w) > 0 else 0.0
     out.update(_harmony(ctx))
     return {k: finite(v) for k, v in out.items()}
+
+
+def held_counts(onset: np.ndarray, offset: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Count the notes with ``onset <= t < offset`` at each time of ``t``.
+
+    Counted from sorted onsets and ends (``n log n``), not from a notes-by-times matrix:
+    the notes started by ``t`` minus those also ended by it.
+
+    Examples
+    --------
+    >>> held_counts(np.array([0.0, 0.0, 1.0]), np.array([2.0, 0.5, 1.5]), np.array([0.0, 1.0]))
+    array([2, 2])
+    """
+    started = np.searchsorted(np.sort(onset), t, side="right")
+    ended = np.searchsorted(np.sort(np.maximum(onset, offset)), t, side="right")
+    counts: np.ndarray = started - ended
+    return counts
 
 
 def key_correlations(pc_weights: np.ndarray) -> tuple[float, float]:

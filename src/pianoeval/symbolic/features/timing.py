@@ -12,6 +12,8 @@ duration (:func:`~.base.beat_log_tempo_ratio`). Positive drift means slowing dow
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from pianoeval._typing import Float64Array
@@ -66,26 +68,71 @@ LOCAL_FIT_BEATS = 1.0
 
 
 def rolling_median(x: Float64Array, width: int) -> Float64Array:
-    """Centred rolling median (shorter windows at the ends)."""
+    """Centred rolling median (shorter windows at the ends).
+
+    Examples
+    --------
+    >>> rolling_median(np.array([1.0, 5.0, 2.0, 8.0, 3.0]), 3).tolist()
+    [3.0, 2.0, 5.0, 3.0, 5.5]
+    """
     h = width // 2
-    return np.array([np.median(x[max(0, i - h) : i + h + 1]) for i in range(len(x))])
+    n = len(x)
+    if n <= 2 * h:
+        return np.array([np.median(x[max(0, i - h) : i + h + 1]) for i in range(n)])
+    out = np.empty(n)
+    out[h : n - h] = np.median(np.lib.stride_tricks.sliding_window_view(x, 2 * h + 1), axis=1)
+    for i in (*range(h), *range(n - h, n)):  # the ends: shorter windows
+        out[i] = np.median(x[max(0, i - h) : i + h + 1])
+    return out
+
+
+#: Points of the local linear fit further than this many sigmas apart get no weight
+#: (exp(-0.5 * 9**2) < 1e-17: below float precision next to the point's own weight 1).
+_CUTOFF_SIGMAS = 9.0
+#: Rows of the local linear fit computed at once (its weights are a band, not an n x n
+#: matrix, for long performances).
+_FIT_ROWS = 1024
 
 
 def _local_linear_residuals(s: Float64Array, p: Float64Array, sigma: float) -> Float64Array:
-    """Residuals of ``p`` from a Gaussian-weighted local linear fit on ``s``."""
+    """Residuals of ``p`` from a Gaussian-weighted local linear fit on ``s`` (``s`` sorted)."""
     if len(s) < 3 or sigma <= 0:
         return np.zeros(len(s))
-    d = s[:, None] - s[None, :]
-    w = np.exp(-0.5 * (d / sigma) ** 2)
-    sw = w.sum(1)
-    ms = (w @ s) / sw
-    mp = (w @ p) / sw
-    cov = (w * (s[None, :] - ms[:, None]) * (p[None, :] - mp[:, None])).sum(1) / sw
-    var = (w * (s[None, :] - ms[:, None]) ** 2).sum(1) / sw
-    slope = np.where(var > 1e-12, cov / np.maximum(var, 1e-12), 0.0)
-    fit = mp + slope * (s - ms)
+    n = len(s)
+    fit = np.empty(n)
+    for r0 in range(0, n, _FIT_ROWS):
+        r1 = min(r0 + _FIT_ROWS, n)
+        if n <= _FIT_ROWS:
+            c0, c1 = 0, n
+        else:
+            c0 = int(np.searchsorted(s, s[r0] - _CUTOFF_SIGMAS * sigma, side="left"))
+            c1 = int(np.searchsorted(s, s[r1 - 1] + _CUTOFF_SIGMAS * sigma, side="right"))
+        rs, cs, cp = s[r0:r1], s[c0:c1], p[c0:c1]
+        d = rs[:, None] - cs[None, :]
+        w = np.exp(-0.5 * (d / sigma) ** 2)
+        sw = w.sum(1)
+        ms = (w @ cs) / sw
+        mp = (w @ cp) / sw
+        cov = (w * (cs[None, :] - ms[:, None]) * (cp[None, :] - mp[:, None])).sum(1) / sw
+        var = (w * (cs[None, :] - ms[:, None]) ** 2).sum(1) / sw
+        slope = np.where(var > 1e-12, cov / np.maximum(var, 1e-12), 0.0)
+        fit[r0:r1] = mp + slope * (rs - ms)
     result: Float64Array = p - fit
     return result
+
+
+def _group_stats(
+    inv: np.ndarray, values: Float64Array
+) -> tuple[Float64Array, Float64Array, np.ndarray]:
+    """Median, range (max - min) and size of the values of each group ``0 .. inv.max()``."""
+    order = np.argsort(inv, kind="stable")
+    v = values[order]
+    bounds = np.append(np.searchsorted(inv[order], np.arange(int(inv.max()) + 1)), len(v))
+    med = np.array([np.median(v[a:b]) for a, b in itertools.pairwise(bounds)])
+    sizes = np.diff(bounds)
+    lo = np.minimum.reduceat(v, bounds[:-1])
+    hi = np.maximum.reduceat(v, bounds[:-1])
+    return med, hi - lo, sizes
 
 
 def timing_features(ctx: FeatureContext) -> dict[str, float]:
@@ -154,11 +201,11 @@ def _score_timing(ctx: FeatureContext) -> dict[str, float]:
         out["tempo_drift"] = finite(theil_sen_slope(pos, lr))
         out["tempo_jerk"] = safe_mean(np.abs(np.diff(lr, 2))) if len(lr) > 2 else 0.0
     a = ctx.alignment
-    s_on = ctx.score.onset[a.score_idx]
-    p_on = ctx.onset[a.perf_idx]
+    s_on = ctx.score.onset[a.score_index]
+    p_on = ctx.onset[a.perf_index]
     # one point per notated onset: the median of its matched notes' performed onsets
     uniq, inv = np.unique(np.round(s_on, 4), return_inverse=True)
-    p_med = np.array([np.median(p_on[inv == k]) for k in range(len(uniq))])
+    p_med, p_range, sizes = _group_stats(inv, p_on)
     beat = 60.0 / ctx.score.tempo_bpm if ctx.score.tempo_bpm > 0 else 0.5
     if len(uniq) >= 3:
         res = _local_linear_residuals(uniq, p_med, LOCAL_FIT_BEATS * beat)
@@ -169,8 +216,7 @@ def _score_timing(ctx: FeatureContext) -> dict[str, float]:
         ok = (ds > 0) & (dp > 0)
         if ok.sum() >= 2 and slope > 0:
             out["ioi_dev_log_std"] = safe_std(np.log(dp[ok] / (ds[ok] * slope)))
-    spreads = [np.ptp(p_on[inv == k]) for k in range(len(uniq)) if np.sum(inv == k) >= 2]
-    out["async_score_ms"] = safe_mean(np.asarray(spreads, dtype=np.float64)) * 1000.0
+    out["async_score_ms"] = safe_mean(p_range[sizes >= 2]) * 1000.0
     return {k: finite(v) for k, v in out.items()}
 
 
