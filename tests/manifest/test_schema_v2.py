@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from pianoeval.errors import SchemaError
 from pianoeval.manifest import (
@@ -134,6 +135,12 @@ def test_update_labels_migrates_the_row_it_touches(v1_manifest: Path) -> None:
     assert row["schema_version"] == 2
     assert row["label_source"] == {"energy_level": "model_verified"}
     assert read_manifest(v1_manifest)[3].label_sources() == {"energy_level": "model_verified"}
+
+
+def test_a_v2_segment_cannot_claim_another_version(make_row: Row) -> None:
+    with pytest.raises(ValidationError, match="schema_version"):
+        Segment.model_validate(make_row(schema_version=1))
+    assert Segment.model_validate(migrate(make_row(schema_version=1))).schema_version == 2
 
 
 def test_label_sources_fall_back_to_the_row_source(make_row: Row) -> None:

@@ -9,6 +9,10 @@ work, ...). Unknown extra fields are kept, so tools can carry their own fields t
 Dimension names in ``dims``, ``labels``, ``label_mask`` and ``label_std`` are plain names of
 the row's ``taxonomy`` or qualified ``taxonomy.name``; ``pseudo_labels`` and ``pseudo_conf``
 use ``pseudo_taxonomy`` (``execution16`` unless stated).
+
+This generation is frozen: readers take its rows through
+:func:`pianoeval.manifest.v2.migrate` into the latest :class:`~pianoeval.manifest.v2.Segment`,
+and nothing writes it any more.
 """
 
 from __future__ import annotations

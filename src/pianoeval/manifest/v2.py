@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pianoeval.manifest.v1 import Provenance, Source
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION: Literal[2] = 2
 
 LabelSource = Literal["human", "model_verified", "pseudo"]
 """Provenance of one label: a person, a model's value a person confirmed, or a machine's."""
@@ -107,7 +107,8 @@ class Segment(BaseModel):
 
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
-    schema_version: int = SCHEMA_VERSION
+    # Only 2: an older row becomes a Segment through migrate(), never by relabelling it.
+    schema_version: Literal[2] = SCHEMA_VERSION
     segment_id: str = Field(min_length=1)
     dataset: str = Field(min_length=1)
     audio_uri: str | None = None
