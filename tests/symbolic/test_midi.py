@@ -92,6 +92,8 @@ def test_unsorted_pedal_events_are_read_in_time_order() -> None:
     shuffled = sounding_offsets(notes, pedal_of([(4.0, 127), (0.5, 127), (2.0, 0)]))
     np.testing.assert_allclose(shuffled, in_order)
     np.testing.assert_allclose(in_order, [2.0])
+    reversed_ = sounding_offsets(notes, pedal_of([(2.0, 0), (0.5, 127)]))
+    np.testing.assert_allclose(reversed_, [2.0])
 
 
 def test_empty_inputs() -> None:
