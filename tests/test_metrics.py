@@ -14,6 +14,7 @@ from pianoeval.metrics import (
     r2_per_dim,
     regression_report,
     spearman_per_dim,
+    within_group_spearman,
 )
 
 
@@ -101,3 +102,39 @@ def test_report_is_json_ready() -> None:
     json.dumps(rep)
     assert set(rep["per_dim"]) == {"a", "b"}  # type: ignore[call-overload]
     assert rep["pairwise_accuracy"] == 1.0
+
+
+def test_within_group_spearman_weights_groups_and_drops_nan_pairs() -> None:
+    # group a: perfect order (rho 1, 4 pairs); group b: reversed (rho -1, 5 pairs);
+    # group c: only 3 finite pairs after the NaN: left out; group d: constant scores: left out
+    ref = [1, 2, 3, 4, 1, 2, 3, 4, 5, 1, 2, 3, np.nan, 1, 2, 3, 4]
+    est = [1, 2, 3, 4, 5, 4, 3, 2, 1, 3, 2, 1, 0.5, 7, 7, 7, 7]
+    groups = ["a"] * 4 + ["b"] * 5 + ["c"] * 4 + ["d"] * 4
+    r = within_group_spearman(ref, est, groups, n_boot=0)
+    assert (r.n_groups, r.n_items) == (2, 9)
+    assert r.rho == pytest.approx((4 * 1.0 + 5 * -1.0) / 9)
+    assert np.isnan(r.ci95[0])
+    # a piece-level offset between groups changes nothing (it is removed by design)
+    shifted = np.asarray(est, dtype=float) + np.repeat([0.0, 10.0, 20.0, 30.0], [4, 5, 4, 4])
+    assert within_group_spearman(ref, shifted, groups, n_boot=0).rho == pytest.approx(r.rho)
+    # a smaller minimum lets group c in: 3 pairs, ranks (1, 2, 3) vs (3, 2, 1) -> -1
+    r3 = within_group_spearman(ref, est, groups, min_group_size=3, n_boot=0)
+    assert r3.n_groups == 3
+    assert r3.rho == pytest.approx((4 - 5 - 3) / 12)
+
+
+def test_within_group_spearman_bootstrap_and_errors(rng: np.random.Generator) -> None:
+    n_groups, size = 30, 6
+    ref = rng.normal(size=n_groups * size)
+    est = ref + rng.normal(scale=1.0, size=ref.size)
+    groups = np.repeat(np.arange(n_groups), size)
+    r = within_group_spearman(ref, est, groups, n_boot=500, seed=1)
+    assert r.n_groups == n_groups
+    assert r.ci95[0] < r.rho < r.ci95[1]
+    assert 0.4 < r.rho < 0.9  # noise as large as the signal: r about 0.7 on ranks
+    assert within_group_spearman(ref, est, groups, n_boot=500, seed=1) == r  # seeded
+    assert np.isnan(within_group_spearman([1.0, 2.0], [1.0, 2.0], ["a", "a"]).rho)
+    with pytest.raises(ParameterError, match="one entry per item"):
+        within_group_spearman([1.0, 2.0], [1.0, 2.0], ["a"])
+    with pytest.raises(ParameterError, match="min_group_size"):
+        within_group_spearman([1.0, 2.0], [1.0, 2.0], ["a", "a"], min_group_size=1)

@@ -2,11 +2,13 @@
 
 See :mod:`pianoeval.metrics.regression` for the definitions every benchmark uses (pooled
 R2 per dimension and its mean over dimensions, MAE, Pearson, Spearman, pairwise ranking
-accuracy within groups).
+accuracy within groups), and :mod:`pianoeval.metrics.grouped` for correlations within groups
+(the within-excerpt Spearman that validates pseudo-label proxies).
 """
 
 from __future__ import annotations
 
+from pianoeval.metrics.grouped import GroupedCorrelation, within_group_spearman
 from pianoeval.metrics.regression import (
     DEFAULT_MIN_DIFF,
     PairwiseResult,
@@ -22,6 +24,7 @@ from pianoeval.metrics.regression import (
 
 __all__ = [
     "DEFAULT_MIN_DIFF",
+    "GroupedCorrelation",
     "PairwiseResult",
     "mae_per_dim",
     "mean_r2",
@@ -31,4 +34,5 @@ __all__ = [
     "regression_report",
     "spearman_per_dim",
     "validate",
+    "within_group_spearman",
 ]
