@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pianoeval.audio import TruncatedAudioWarning, audio_info, load_audio
-from pianoeval.errors import AudioError
+from pianoeval.audio import TruncatedAudioWarning, audio_info, load_audio, warn_truncated
+from pianoeval.errors import AudioError, PianoEvalWarning
 
 SR = 22050
 WriteAudio = Callable[..., Path]
@@ -196,6 +196,19 @@ def test_truncated_mp3(write_audio: WriteAudio, make_tone: MakeTone) -> None:
 def test_truncated_ogg_is_named(write_audio: WriteAudio, make_tone: MakeTone) -> None:
     path = cut(write_audio("cut.ogg", make_tone(440.0, 4.0, amplitude=0.5), format="OGG"), 1 / 3)
     both_readers_say(path, "truncated or corrupt OGG audio")
+
+
+def test_warn_truncated_is_a_pianoeval_warning() -> None:
+    assert issubclass(TruncatedAudioWarning, PianoEvalWarning)
+    with pytest.warns(TruncatedAudioWarning) as record:
+        warn_truncated("cached.flac", declared_sec=4.0, decoded_sec=1.5)
+    assert str(record[0].message) == (
+        "cached.flac: truncated audio: the header declares 4.000 s but only 1.500 s could be "
+        "decoded; using what was decoded"
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_truncated("whole.flac", declared_sec=4.0, decoded_sec=4.0)
 
 
 def test_whole_files_are_not_truncated(write_audio: WriteAudio, make_tone: MakeTone) -> None:

@@ -3,8 +3,8 @@
 ``ndarray`` in, ``ndarray`` out. Importing this package is cheap: librosa is imported only
 when a mel spectrogram is computed, and nothing here imports torch.
 
-- :func:`load_audio`, :func:`audio_info`, :func:`resample`, :class:`TruncatedAudioWarning`
-  (:mod:`pianoeval.audio.io`)
+- :func:`load_audio`, :func:`audio_info`, :func:`resample`, :class:`TruncatedAudioWarning`,
+  :func:`warn_truncated` (:mod:`pianoeval.audio.io`)
 - :class:`Window`, :func:`fixed_windows`, :func:`bar_windows` (:mod:`pianoeval.audio.windows`)
 - :class:`MelConfig`, :func:`mel_spectrogram`, :func:`mel_batch`, :func:`fix_length_frames`
   (:mod:`pianoeval.audio.mel`)
@@ -20,6 +20,7 @@ from pianoeval.audio.io import (
     audio_info,
     load_audio,
     resample,
+    warn_truncated,
 )
 from pianoeval.audio.mel import (
     DEFAULT_MEL_CONFIG,
@@ -46,4 +47,5 @@ __all__ = [
     "mel_batch",
     "mel_spectrogram",
     "resample",
+    "warn_truncated",
 ]

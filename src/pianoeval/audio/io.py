@@ -42,7 +42,7 @@ import soxr
 
 from pianoeval._paths import check_input_file
 from pianoeval._typing import FloatArray, PathLike
-from pianoeval.errors import AudioError, ParameterError
+from pianoeval.errors import AudioError, ParameterError, PianoEvalWarning
 
 __all__ = [
     "MP3_PREROLL_FRAMES",
@@ -52,6 +52,7 @@ __all__ = [
     "audio_info",
     "load_audio",
     "resample",
+    "warn_truncated",
 ]
 
 #: Frames decoded and dropped before a seek point in an MP3 file. Layer III frames borrow
@@ -92,12 +93,40 @@ def _block_frames(f: sf.SoundFile, want: int) -> int:
     return max(want, 1) if str(f.format).upper() in _ONE_READ_FORMATS else _BLOCK_FRAMES
 
 
-class TruncatedAudioWarning(UserWarning):
+class TruncatedAudioWarning(PianoEvalWarning):
     """The file holds less audio than its header declares (a cut-off download or copy).
 
     The audio that could be decoded is returned; the message names the file and both
-    durations.
+    durations. A :class:`~pianoeval.errors.PianoEvalWarning`, so a rating carries it.
     """
+
+
+def warn_truncated(
+    path: PathLike, *, declared_sec: float, decoded_sec: float, stacklevel: int = 2
+) -> None:
+    """Warn that ``path`` holds ``decoded_sec`` of the ``declared_sec`` its header declares.
+
+    :func:`load_audio` calls it when a read stops early; a caller that skips decoding (a
+    cached transcription) calls it with the durations it stored, so the warning is the
+    same on every run. Nothing happens when ``decoded_sec >= declared_sec``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_truncated("cut.flac", declared_sec=4.0, decoded_sec=1.115)
+    >>> str(caught[0].message)[:58]
+    'cut.flac: truncated audio: the header declares 4.000 s but'
+    """
+    if decoded_sec >= declared_sec:
+        return
+    warnings.warn(
+        f"{os.fspath(path)}: truncated audio: the header declares {declared_sec:.3f} s but "
+        f"only {decoded_sec:.3f} s could be decoded; using what was decoded",
+        TruncatedAudioWarning,
+        stacklevel=stacklevel + 1,
+    )
 
 
 @dataclass(frozen=True)
@@ -414,15 +443,10 @@ def _read_frames(
     # libsndfile shortens a truncated WAV's `frames` to what the file holds.
     wanted_end = declared_frames if stop >= int(f.frames) else stop
     if end < wanted_end:
-        why = (
-            "the file is cut short"
-            if error is None
-            else "the file is cut short or corrupt from there"
-        )
-        warnings.warn(
-            f"{path_str}: truncated audio: the header declares {declared_sec:.3f} s but only "
-            f"{end / sr_native:.3f} s could be decoded ({why}); using what was decoded",
-            TruncatedAudioWarning,
+        warn_truncated(
+            path_str,
+            declared_sec=declared_sec,
+            decoded_sec=end / sr_native,
             stacklevel=3,
         )
     return np.ascontiguousarray(data.T, dtype=np.float32)
