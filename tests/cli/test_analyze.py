@@ -79,7 +79,7 @@ def test_a_folder_is_walked(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     r = runner.invoke(app, ["analyze", str(tmp_path / "empty")])
     assert r.exit_code == 1
-    assert "holds no MIDI or audio file" in r.stderr
+    assert f"error: {tmp_path / 'empty'}: folder holds no file" in r.stderr
 
 
 def test_a_midi_with_a_pedal_that_never_comes_up_is_rated(tmp_path: Path) -> None:

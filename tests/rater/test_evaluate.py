@@ -20,7 +20,7 @@ from pianoeval.rater import (
     evaluate,
     evaluate_many,
 )
-from pianoeval.rater.evaluate import find_inputs, music_span_sec
+from pianoeval.rater.evaluate import music_span_sec
 from pianoeval.symbolic.midi import load_midi
 
 
@@ -142,13 +142,35 @@ def test_a_bad_score_is_one_error_not_one_per_input(tmp_path: Path) -> None:
         evaluate_many([example_midi_path(), example_midi_path()], score=bad)
 
 
-def test_find_inputs_walks_folders(tmp_path: Path) -> None:
-    (tmp_path / "a" / "b").mkdir(parents=True)
-    m1 = write_midi(tmp_path / "a" / "z.mid", scale_notes(10, step=0.3))
-    m2 = write_midi(tmp_path / "a" / "b" / "y.MIDI", scale_notes(10, step=0.3))
-    (tmp_path / "a" / "notes.txt").write_text("not music")
-    (tmp_path / "empty").mkdir()
-    files, problems = find_inputs([tmp_path / "a", tmp_path / "empty", tmp_path / "x.mid"])
-    assert files == [*sorted([m1, m2]), tmp_path / "x.mid"]
-    assert len(problems) == 1
-    assert str(tmp_path / "empty") in problems[0]
+def test_truncated_audio_is_named_and_its_real_length_shown(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from pianoeval.examples import example_audio_path
+
+    y, sr = sf.read(example_audio_path())
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, y, sr, subtype="PCM_16")
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(data[: len(data) // 2])  # the header still declares the whole length
+    declared = len(y) / sr
+    for _ in range(2):  # the second run reads the transcription cache: the same warning
+        r = evaluate(cut, backend="basic_pitch")
+        assert r.input.kind == "audio"
+        assert abs(r.input.duration_sec - declared / 2) < 0.5
+        (warning,) = [w for w in r.warnings if "truncated audio" in w]
+        assert str(cut) in warning
+        assert f"{declared:.3f} s" in warning
+
+
+def test_a_cache_folder_that_is_a_file_is_found_before_any_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pianoeval.errors import CacheDirError
+    from pianoeval.examples import example_audio_path
+
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("x")
+    monkeypatch.setenv("PIANOEVAL_CACHE", str(not_a_folder))
+    with pytest.raises(CacheDirError, match="PIANOEVAL_CACHE"):
+        evaluate(example_audio_path())  # would take seconds of transcription otherwise

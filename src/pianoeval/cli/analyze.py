@@ -37,8 +37,9 @@ def analyze(
     fmt: Annotated[OutputFormat, FormatOption] = OutputFormat.table,
 ) -> None:
     """Rate performances: the first rater's 19 PercePiano scores and a feature summary."""
+    from pianoeval._paths import expand_inputs
+    from pianoeval.constants import AUDIO_SUFFIXES, MIDI_SUFFIXES
     from pianoeval.rater import FailedInput, evaluate_many
-    from pianoeval.rater.evaluate import find_inputs
     from pianoeval.symbolic.transcribe import BACKENDS
 
     if backend not in BACKENDS.names():
@@ -54,7 +55,7 @@ def analyze(
         score = score or example_score_path()
     if not paths:
         raise typer.BadParameter("give at least one MIDI or audio file, or --example")
-    files, problems = find_inputs(paths)
+    files, problems = expand_inputs(paths, AUDIO_SUFFIXES | MIDI_SUFFIXES)
     for problem in problems:
         typer.secho(f"error: {problem}", fg="red", err=True)
 

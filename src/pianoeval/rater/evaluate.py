@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING
 from pianoeval._typing import PathLike
 from pianoeval._version import __version__
 from pianoeval.constants import (
-    AUDIO_SUFFIXES,
     MIDI_SUFFIXES,
     MIN_MUSIC_SEC,
     MIN_NOTES_TO_RATE,
@@ -64,7 +63,6 @@ __all__ = [
     "check_ratable",
     "evaluate",
     "evaluate_many",
-    "find_inputs",
     "music_span_sec",
 ]
 
@@ -133,43 +131,6 @@ def check_ratable(perf: PerformanceMidi, *, path: str, what: str = "") -> None:
             f"{MIN_NOTES_TO_RATE} notes and {MIN_MUSIC_SEC:g} s from the first onset to the "
             "last release",
         )
-
-
-def find_inputs(paths: Iterable[PathLike]) -> tuple[list[Path], list[str]]:
-    """Expand folders into the MIDI and audio files they hold (recursively, sorted).
-
-    Files are kept as given (whatever their suffix: :func:`evaluate` reports what it cannot
-    read). A folder with no MIDI or audio file, or one that cannot be listed, is a problem.
-
-    Returns
-    -------
-    files : list of Path
-    problems : list of str
-        One message per folder that gave nothing, naming it.
-    """
-    wanted = MIDI_SUFFIXES | AUDIO_SUFFIXES
-    files: list[Path] = []
-    problems: list[str] = []
-    for raw in paths:
-        p = Path(raw)
-        try:
-            is_dir = p.is_dir()
-        except OSError:  # a name too long for the system, a symlink loop:
-            files.append(p)  # evaluate reads it and names the problem
-            continue
-        if not is_dir:
-            files.append(p)
-            continue
-        try:
-            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in wanted and f.is_file())
-        except OSError as e:
-            problems.append(f"{p}: cannot list the folder ({e.strerror or e})")
-            continue
-        if not found:
-            kinds = ", ".join(sorted(wanted))
-            problems.append(f"{p}: folder holds no MIDI or audio file ({kinds})")
-        files.extend(found)
-    return files, problems
 
 
 def _duration_warnings(span: float) -> list[str]:
@@ -335,14 +296,12 @@ def evaluate(
     >>> len(r.scores), r.input.kind, r.score is not None and r.score.used
     (19, 'midi', True)
     """
-    from pianoeval import _cache
+    from pianoeval._cache import check_cache_dir
     from pianoeval.dims import get_taxonomy
     from pianoeval.rater.bundle import default_rater
     from pianoeval.symbolic.rater_inputs import rater_features
 
-    getattr(
-        _cache, "check_cache_dir", lambda: None
-    )()  # TODO(lead) a bad PIANOEVAL_CACHE is found before a transcription, not after
+    check_cache_dir()  # a bad PIANOEVAL_CACHE is found before a transcription, not after
     rater = rater if rater is not None else default_rater()
     perf, info, notes = _load_input(source, backend=backend)
     notes += _duration_warnings(info.music_sec)

@@ -261,7 +261,7 @@ def transcribe(
     impl = get_backend(backend)
     settings = impl.resolve_settings(**options)
     path = Path(audio_path)
-    from pianoeval.audio.io import audio_info, load_audio
+    from pianoeval.audio.io import audio_info, load_audio, warn_truncated
 
     info = audio_info(path)  # AudioError for a missing, empty or corrupt file
     cache = TranscriptionCache(cache_dir if cache_dir is not None else default_cache_dir())
@@ -294,7 +294,9 @@ def transcribe(
                 "backend_version": impl.version(),
                 "settings": settings,
                 "audio_path": str(path),
-                "audio_sec": info.duration_sec,
+                # what decodes, which a truncated file's header overstates
+                "audio_sec": y.shape[-1] / sr,
+                "declared_audio_sec": info.declared_duration_sec,
                 "elapsed_sec": elapsed,
                 "cpu_sec": cpu,
                 "load_average": os.getloadavg()[0],
@@ -303,6 +305,8 @@ def transcribe(
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
             },
         )
+    elif "declared_audio_sec" in meta:  # a cache hit: the same warning as the first run
+        warn_truncated(path, declared_sec=meta["declared_audio_sec"], decoded_sec=meta["audio_sec"])
     midi_path = cache.midi_path(key)
     if out_path is not None:
         out = Path(out_path)
