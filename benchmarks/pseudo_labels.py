@@ -4,14 +4,15 @@
         [--asap-sample 50] [--reuse] [--fresh] [--no-write-calibration]
 
 1. Builds the PercePiano and ASAP manifests in --work (kept there; never in the repo).
-2. Aligns all 1189 labelled PercePiano segments to their excerpt's score MIDI, one at a time
-   in this process (imports warmed up first), and a seeded sample of ASAP performances to
-   their midi_score.mid (anchored at every 8th annotated downbeat).
-3. Computes the proxies of every PercePiano segment and every ASAP window (cached as JSONL
-   in --work as each score's batch finishes: a rerun resumes; --fresh starts over), fits the
-   pseudo-label calibration (scalers on PercePiano + ASAP, each weighted equally; validation
-   and calibration on the committed excerpt split) and writes it to
-   src/pianoeval/symbolic/pseudo_calibration.json.
+2. Aligns all 1189 labelled PercePiano segments to their excerpt's score (the row's
+   score_uri: the canonical Score rendition in midi/, pianoeval.data.percepiano), one at a
+   time in this process (imports warmed up first), and a seeded sample of ASAP performances
+   to their midi_score.mid (anchored at every 8th annotated downbeat).
+3. Computes the proxies of every PercePiano segment and every ASAP window (stored in the
+   content-addressed store --work/proxy_cache as each performance finishes: a rerun
+   resumes; --fresh starts over), fits the pseudo-label calibration (scalers on PercePiano +
+   ASAP, each weighted equally; validation and calibration on the committed excerpt split)
+   and writes it to src/pianoeval/symbolic/pseudo/pseudo_calibration.json.
 4. Writes both manifests with pseudo-labels to --work and records everything in
    benchmarks/results/pseudo_labels/<date>_<sha>.json; prints the Markdown tables.
 """
@@ -22,6 +23,7 @@ import argparse
 import json
 import math
 import random
+import shutil
 import statistics
 import time
 import warnings
@@ -33,17 +35,11 @@ from _common import git_sha, sha256_files, write_result
 
 from pianoeval.data import find_data_root
 from pianoeval.data.percepiano import MEAN_LABELS
+from pianoeval.data.pseudo_fit import fit_pseudo_calibration
+from pianoeval.data.pseudo_labels import ProxyResult, compute_proxies, write_pseudo_labels
 from pianoeval.data.splits import load_split
 from pianoeval.manifest import read_manifest, uri_to_path
-from pianoeval.symbolic.pseudo import (
-    CALIBRATION_PATH,
-    ProxyResult,
-    PseudoCalibration,
-    compute_proxies,
-    fit_pseudo_calibration,
-    percepiano_score_path,
-    write_pseudo_labels,
-)
+from pianoeval.symbolic.pseudo import CALIBRATION_PATH, PseudoCalibration
 
 
 def _summary(values: list[float]) -> dict[str, float]:
@@ -66,14 +62,17 @@ def align_percepiano(manifest: Path) -> dict[str, Any]:
 
     segs = read_manifest(manifest, check_media=False)
     rows, failures, sources = [], [], {}
-    first = uri_to_path(segs[0].midi_uri or "")
-    align(first, percepiano_score_path(first))  # imports (partitura, parangonar, torch)
+    first = next(s for s in segs if s.score_uri)
+    align(  # imports (partitura, parangonar, torch)
+        uri_to_path(first.midi_uri or "", manifest.parent),
+        uri_to_path(first.score_uri or "", manifest.parent),
+    )
     for seg in segs:
         midi = uri_to_path(seg.midi_uri or "", manifest.parent)
-        score_path = percepiano_score_path(midi)
-        if score_path is None:
+        if seg.score_uri is None:
             failures.append((seg.segment_id, "no score"))
             continue
+        score_path = uri_to_path(seg.score_uri, manifest.parent)
         sources[score_path.parent.name] = sources.get(score_path.parent.name, 0) + 1
         t = time.perf_counter()
         try:
@@ -166,13 +165,12 @@ def align_asap_sample(asap_root: Path, n: int, seed: int) -> dict[str, Any]:
 def proxies_cached(
     manifest: Path, cache: Path, *, fresh: bool, jobs: int
 ) -> tuple[ProxyResult, int]:
-    """Compute the proxies, resuming from the JSONL cache (``--fresh`` starts over)."""
+    """Compute the proxies, resuming from the content-addressed store (``--fresh``: emptied)."""
     if fresh:
-        cache.unlink(missing_ok=True)
-    n_cached = sum(1 for _ in cache.open()) if cache.is_file() else 0
+        shutil.rmtree(cache, ignore_errors=True)
     segs = read_manifest(manifest, check_media=False)
     result = compute_proxies(segs, base_dir=manifest.parent, jobs=jobs, progress=True, cache=cache)
-    return result, n_cached
+    return result, result.n_cached
 
 
 def validation_table(cal: dict[str, Any]) -> str:
@@ -284,10 +282,10 @@ def main() -> None:
 
     print("proxies ...", flush=True)
     pp_proxies, pp_cached = proxies_cached(
-        pp_manifest, work / "proxies_percepiano.jsonl", fresh=args.fresh, jobs=args.jobs
+        pp_manifest, work / "proxy_cache", fresh=args.fresh, jobs=args.jobs
     )
     asap_proxies, asap_cached = proxies_cached(
-        asap_manifest, work / "proxies_asap.jsonl", fresh=args.fresh, jobs=args.jobs
+        asap_manifest, work / "proxy_cache", fresh=False, jobs=args.jobs
     )
 
     pp_segs = read_manifest(pp_manifest, check_media=False)

@@ -138,3 +138,20 @@ def test_within_group_spearman_bootstrap_and_errors(rng: np.random.Generator) ->
         within_group_spearman([1.0, 2.0], [1.0, 2.0], ["a"])
     with pytest.raises(ParameterError, match="min_group_size"):
         within_group_spearman([1.0, 2.0], [1.0, 2.0], ["a", "a"], min_group_size=1)
+
+
+def test_within_group_spearman_removes_the_piece(rng: np.random.Generator) -> None:
+    excerpts = np.repeat([f"e{i}" for i in range(60)], 8)
+    piece = np.repeat(rng.normal(0, 10, 60), 8)
+    human = piece + rng.normal(0, 0.1, excerpts.size)
+    proxy = piece + rng.normal(0, 0.1, excerpts.size)  # knows the piece, not the performers
+    from scipy.stats import spearmanr
+
+    assert spearmanr(proxy, human)[0] > 0.8
+    assert abs(within_group_spearman(human, proxy, excerpts.tolist()).rho) < 0.15
+    within = within_group_spearman(human, human + rng.normal(0, 0.01, human.size), excerpts)
+    assert within.rho > 0.9
+    assert (within.n_groups, within.n_items) == (60, 480)
+    assert within.ci95[0] <= within.rho <= within.ci95[1]
+    # excerpts with fewer performers than min_group_size are left out
+    assert within_group_spearman(human[:3], proxy[:3], excerpts[:3]).n_groups == 0

@@ -1,8 +1,7 @@
-"""Pseudo-labels: proxies on synthetic MIDI, scaling, within-excerpt validation, calibration."""
+"""Pseudo-label proxies on synthetic MIDI, robust scaling, and the committed calibration."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -10,25 +9,21 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from pianoeval.errors import ParameterError
-from pianoeval.manifest import Provenance, Segment, read_manifest, write_manifest
+from pianoeval.errors import ParameterError, SchemaError
 from pianoeval.symbolic.midi import load_midi
 from pianoeval.symbolic.pseudo import (
     CANDIDATES,
     HUMAN_MATCH,
-    TIMBRE_DIMS,
     PseudoCalibration,
+    alignment_quality,
+    apply_human_map,
     calibrate_to_human,
     cut_performance,
-    fit_pseudo_calibration,
     fit_robust_scaler,
     load_calibration,
     midi_proxies,
-    percepiano_score_path,
     pseudo_labels_for,
     robust_scale,
-    within_excerpt_spearman,
-    write_pseudo_labels,
 )
 
 
@@ -65,23 +60,6 @@ def test_percentile_scaling_maps_5th_and_95th_to_0_and_1_and_clips() -> None:
         fit_robust_scaler(np.ones(10))
     with pytest.raises(ParameterError, match="at least two"):
         fit_robust_scaler([1.0, math.nan])
-
-
-def test_within_excerpt_spearman_removes_the_piece(rng: np.random.Generator) -> None:
-    excerpts = np.repeat([f"e{i}" for i in range(60)], 8)
-    piece = np.repeat(rng.normal(0, 10, 60), 8)
-    human = piece + rng.normal(0, 0.1, excerpts.size)
-    proxy = piece + rng.normal(0, 0.1, excerpts.size)  # knows the piece, not the performers
-    from scipy.stats import spearmanr
-
-    assert spearmanr(proxy, human)[0] > 0.8
-    assert abs(within_excerpt_spearman(proxy, human, excerpts.tolist()).rho) < 0.15
-    within = within_excerpt_spearman(human + rng.normal(0, 0.01, human.size), human, excerpts)
-    assert within.rho > 0.9
-    assert (within.n_excerpts, within.n_segments) == (60, 480)
-    assert within.ci95[0] <= within.rho <= within.ci95[1]
-    # excerpts with fewer performers than min_performers are left out
-    assert within_excerpt_spearman(proxy[:3], human[:3], excerpts[:3]).n_excerpts == 0
 
 
 # --------------------------------------------------------------------------- proxies
@@ -129,84 +107,106 @@ def test_cut_performance_keeps_the_pedal_state(tmp_path: Path) -> None:
     assert cut.end_sec == pytest.approx(3.0)
 
 
-def test_percepiano_score_path_prefers_the_score_midi(tmp_path: Path) -> None:
-    for folder in ("midi", "score_midi", "score_xml"):
-        (tmp_path / folder).mkdir()
-    perf = tmp_path / "midi" / "Schubert_D960_mv2_8bars_10_01.mid"
-    perf.write_bytes(b"x")
-    rendition = tmp_path / "midi" / "Schubert_D960_mv2_8bars_Score_01.mid"
-    rendition.write_bytes(b"x")
-    assert percepiano_score_path(perf) == rendition  # the segment token stays "01"
-    score = tmp_path / "score_midi" / "Schubert_D960_mv2_8bars_Score_01.mid"
-    score.write_bytes(b"x")
-    assert percepiano_score_path(perf) == score
+def test_cut_performance_while_the_pedal_stays_down(tmp_path: Path) -> None:
+    # the pedal goes down and never comes up (it used to fail with an IndexError): a pedal
+    # still down at the end holds notes to the last pedal event or their key release
+    notes = [(i * 0.5, i * 0.5 + 0.2, 60 + i, 64) for i in range(8)]
+    p = load_midi(_midi(tmp_path / "p.mid", notes, [(0.1, 127), (1.6, 127)]))
+    assert p.end_sec == pytest.approx(3.7)
+    cut = cut_performance(p, 1.0, 2.0)
+    assert cut.notes["pitch"].tolist() == [62, 63]
+    assert cut.sustain["time_sec"].tolist() == [1.0, pytest.approx(1.6)]
+    assert cut.end_sec == pytest.approx(1.7)  # the last key release, after the last event
+    px = midi_proxies(cut)
+    assert px["midi.pedal_down_share"] == pytest.approx(1.0)
+    assert px["midi.pedal_extension_share"] == pytest.approx(1 - 0.4 / (0.6 + 0.2))
 
 
-# --------------------------------------------------------------------------- calibration
+def _hand_calibration() -> PseudoCalibration:
+    """A calibration written by hand: one alignment proxy with a MIDI fallback, one MIDI."""
+    return PseudoCalibration(
+        {
+            "schema_version": 1,
+            "version": "test",
+            "dims": {
+                "timing_stability": {
+                    "status": "passed",
+                    "human": "percepiano19.timing",
+                    "proxy": "alignment.tempo_jitter",
+                    "sign": -1,
+                    "p_lo": -0.4,
+                    "p_hi": 0.0,
+                    "conf": 0.5,
+                    "fallback": {
+                        "proxy": "midi.ioi_unevenness", "sign": -1, "p_lo": -0.2, "p_hi": 0.0,
+                        "conf": 0.4,
+                    },
+                    "calibration": {"kind": "affine", "slope": -0.4, "intercept": 0.7},
+                },
+                "pedal_density": {
+                    "status": "passed",
+                    "human": "percepiano19.pedal_amount",
+                    "proxy": "midi.pedal_down_share",
+                    "sign": 1,
+                    "p_lo": 0.0,
+                    "p_hi": 0.8,
+                    "conf": 0.6,
+                    "calibration": {"kind": "isotonic", "x": [0.0, 1.0], "y": [0.3, 0.8]},
+                },
+                "dynamic_control": {"status": "failed", "proxy": "midi.velocity_roughness",
+                                    "sign": -1, "p_lo": -10.0, "p_hi": -1.0, "conf": 0.0},
+                "timbre_brightness": {"status": "no_proxy"},
+            },
+        }
+    )  # fmt: skip
 
 
-def _synthetic_study(
-    rng: np.random.Generator,
-) -> tuple[dict, dict, dict, list[str], list[list[str]]]:
-    """24 excerpts x 8 performers: pedal depth tracks pedal_amount, velocity is noise."""
-    proxies, labels, excerpts = {}, {}, {}
-    for e in range(24):
-        piece = rng.normal()
-        for k in range(8):
-            sid = f"e{e}_p{k}"
-            amount = float(np.clip(0.55 + 0.1 * piece + 0.1 * rng.normal(), 1 / 7, 1))
-            proxies[sid] = {
-                "midi.pedal_depth_mean": amount + 0.05 * rng.normal() + 0.3 * piece,
-                "midi.velocity_mean": 60 + 10 * rng.normal(),
-                "midi.silence_share": abs(rng.normal(0.1, 0.05)),
-            }
-            labels[sid] = {
-                "pedal_amount": amount,
-                "articulation_touch": float(rng.uniform(0.2, 0.8)),
-            }
-            excerpts[sid] = f"e{e}"
-    test = [s for s in proxies if int(s.split("_")[0][1:]) >= 20]
-    folds = [
-        [s for s in proxies if int(s.split("_")[0][1:]) % 4 == f and s not in test]
-        for f in range(4)
-    ]
-    return proxies, labels, excerpts, test, folds
-
-
-def test_calibration_round_trip(tmp_path: Path, rng: np.random.Generator) -> None:
-    proxies, labels, excerpts, test, folds = _synthetic_study(rng)
-    data = fit_pseudo_calibration(proxies, labels, excerpts, test_ids=test, folds=folds)
-    dims = data["dims"]
-    assert set(dims) == set(CANDIDATES)
-    assert not set(TIMBRE_DIMS) & set(dims)
-    assert dims["pedal_density"]["status"] == "passed"
-    assert dims["pedal_density"]["proxy"] == "midi.pedal_depth_mean"
-    assert dims["pedal_density"]["rho_test"] > 0.5
-    assert dims["articulation_hardness"]["status"] == "failed"
-    assert dims["phrasing_continuity"]["status"] == "unvalidated"
-    assert dims["timing_stability"]["status"] == "no_proxy"
-    assert "calibration" in dims["pedal_density"]
-    assert "calibration" not in dims["articulation_hardness"]
-    assert dims["pedal_density"]["calibration"]["test"]["within_excerpt_spearman"] > 0.5
-
-    path = tmp_path / "cal.json"
-    PseudoCalibration(data).save(path)
-    cal = load_calibration(path)
-    assert json.loads(path.read_text())["dims"]["pedal_density"]["p_lo"] == pytest.approx(
-        dims["pedal_density"]["p_lo"]
+def test_pseudo_labels_use_the_alignment_else_the_fallback() -> None:
+    cal = _hand_calibration()
+    assert sorted(cal.usable()) == ["pedal_density", "timing_stability"]
+    aligned = {
+        "alignment.tempo_jitter": 0.1,
+        "alignment.f_measure": 0.7,  # quality (0.7 - 0.5) / 0.4 = 0.5
+        "midi.ioi_unevenness": 0.05,
+        "midi.pedal_down_share": 0.4,
+        "midi.velocity_roughness": 3.0,
+    }
+    assert alignment_quality(aligned) == pytest.approx(0.5)
+    labels, conf = pseudo_labels_for(aligned, cal)
+    assert labels == {"timing_stability": 0.75, "pedal_density": 0.5}  # failed dims left out
+    assert conf == {"timing_stability": 0.25, "pedal_density": 0.6}
+    midi_only = {k: v for k, v in aligned.items() if k.startswith("midi.")}
+    labels, conf = pseudo_labels_for(midi_only, cal)
+    assert labels["timing_stability"] == pytest.approx(0.75)  # -0.05 on [-0.2, 0]
+    assert conf["timing_stability"] == pytest.approx(0.4)
+    assert pseudo_labels_for({"midi.pedal_down_share": math.nan}, cal) == ({}, {})
+    # human scale: affine then clipped to [1/7, 1]; isotonic interpolates
+    np.testing.assert_allclose(calibrate_to_human("timing_stability", [0.0, 1.0], cal), [0.7, 0.3])
+    np.testing.assert_allclose(calibrate_to_human("pedal_density", [0.5], cal), [0.55])
+    np.testing.assert_allclose(
+        apply_human_map({"kind": "affine", "slope": 2.0, "intercept": -1.0}, [0.0, 1.5]),
+        [1 / 7, 1.0],
     )
-    assert sorted(cal.usable()) == ["pedal_density", "phrasing_continuity"]
-    labels_1, conf_1 = pseudo_labels_for(proxies["e0_p0"], cal)
-    assert set(labels_1) == {"pedal_density", "phrasing_continuity"}
-    assert all(0.0 <= v <= 1.0 for v in labels_1.values())
-    assert conf_1["phrasing_continuity"] == pytest.approx(0.2)
-    assert conf_1["pedal_density"] == pytest.approx(dims["pedal_density"]["conf"], abs=1e-4)
-    human = calibrate_to_human("pedal_density", [0.0, 0.5, 1.0], cal)
-    assert np.all(np.diff(human) >= 0)
-    assert human[-1] > human[0]
-    assert np.all((human >= 1 / 7) & (human <= 1))
     with pytest.raises(ParameterError, match="no pseudo->human calibration"):
-        calibrate_to_human("articulation_hardness", [0.5], cal)
+        calibrate_to_human("dynamic_control", [0.5], cal)
+
+
+def test_calibration_files_round_trip_and_bad_files(tmp_path: Path) -> None:
+    cal = _hand_calibration()
+    cal.data["dims"]["pedal_density"]["rho_test"] = math.nan  # written as null
+    path = tmp_path / "cal.json"
+    cal.save(path)
+    again = load_calibration(path)
+    assert again.data["dims"]["pedal_density"]["rho_test"] is None
+    assert again.data["dims"]["timing_stability"] == cal.data["dims"]["timing_stability"]
+    with pytest.raises(SchemaError, match="no pseudo-label calibration"):
+        load_calibration(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(SchemaError, match="bad JSON"):
+        load_calibration(tmp_path / "bad.json")
+    (tmp_path / "other.json").write_text('{"schema_version": 2}')
+    with pytest.raises(SchemaError, match="not a pseudo-label calibration"):
+        load_calibration(tmp_path / "other.json")
 
 
 def test_committed_calibration_is_sane() -> None:
@@ -224,158 +224,3 @@ def test_committed_calibration_is_sane() -> None:
             assert dim not in HUMAN_MATCH
         if "proxy" in e:
             assert e["p_hi"] > e["p_lo"]
-
-
-def test_write_pseudo_labels_on_a_tiny_manifest(tmp_path: Path) -> None:
-    score = _midi(
-        tmp_path / "score.mid", [(i * 0.5, i * 0.5 + 0.5, 60 + i % 7, 64) for i in range(24)]
-    )
-    rows = []
-    for k, (stretch, vel) in enumerate([(1.0, 50), (1.1, 70), (0.9, 90)]):
-        notes = [(i * 0.5 * stretch, i * 0.5 * stretch + 0.4, 60 + i % 7, vel) for i in range(24)]
-        midi = _midi(tmp_path / f"p{k}.mid", notes, [(0.0, 100), (3.0, 0)])
-        rows.append(
-            Segment(
-                segment_id=f"p{k}",
-                dataset="user",
-                midi_uri=midi.name,
-                score_uri=score.name,
-                t0=0.0,
-                t1=20.0,
-                provenance=Provenance(license="MIT"),
-            )
-        )
-    rows.append(  # a window of the first performance, and a row without a score
-        Segment(
-            segment_id="p0_w",
-            dataset="user",
-            midi_uri="p0.mid",
-            score_uri="score.mid",
-            t0=2.0,
-            t1=8.0,
-            provenance=Provenance(license="MIT"),
-        )
-    )
-    rows.append(
-        Segment(
-            segment_id="p1_noscore",
-            dataset="user",
-            midi_uri="p1.mid",
-            t0=0.0,
-            t1=20.0,
-            provenance=Provenance(license="MIT"),
-        )
-    )
-    manifest = tmp_path / "m.jsonl"
-    write_manifest(manifest, rows)
-    out = tmp_path / "out" / "m.jsonl"
-    report = write_pseudo_labels(manifest, out, jobs=1, progress=False)
-    assert (report.n_rows, report.n_labelled) == (5, 5)
-    got = {s.segment_id: s for s in read_manifest(out)}  # media URIs rewritten for the new folder
-    usable = set(load_calibration().usable())
-    for seg in got.values():
-        assert seg.pseudo_taxonomy == "execution16"
-        assert seg.pseudo_labels
-        assert set(seg.pseudo_labels) <= usable
-        assert set(seg.pseudo_conf or {}) == set(seg.pseudo_labels)
-        assert all(0 <= v <= 1 for v in seg.pseudo_labels.values())
-        assert all(0 <= v <= 1 for v in (seg.pseudo_conf or {}).values())
-    assert got["p0"].model_extra["pseudo_meta"]["status"] == "aligned"
-    assert got["p0_w"].model_extra["pseudo_meta"]["status"] == "aligned"
-    assert got["p1_noscore"].model_extra["pseudo_meta"]["status"] == "no score"
-    # louder performances get harder-touch pseudo-labels
-    if "articulation_hardness" in usable:
-        hard = [got[f"p{k}"].pseudo_labels["articulation_hardness"] for k in range(3)]
-        assert hard == sorted(hard)
-
-
-def test_cli_pseudo_labels_replaces_the_manifest_in_place(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from pianoeval.cli import app
-
-    score = _midi(tmp_path / "s.mid", [(i * 0.5, i * 0.5 + 0.5, 60 + i % 5, 64) for i in range(16)])
-    perf = _midi(
-        tmp_path / "p.mid", [(i * 0.52, i * 0.52 + 0.3, 60 + i % 5, 80) for i in range(16)]
-    )
-    seg = Segment(
-        segment_id="p",
-        dataset="user",
-        midi_uri=perf.name,
-        score_uri=score.name,
-        t0=0.0,
-        t1=10.0,
-        provenance=Provenance(license="MIT"),
-    )
-    manifest = tmp_path / "m.jsonl"
-    write_manifest(manifest, [seg])
-    result = CliRunner().invoke(
-        app, ["data", "pseudo-labels", str(manifest), "--jobs", "1", "--no-progress"]
-    )
-    assert result.exit_code == 0, result.output
-    assert "wrote 1 rows (1 with pseudo-labels; aligned 1)" in result.output
-    (got,) = read_manifest(manifest)
-    assert got.pseudo_labels
-    assert got.pseudo_taxonomy == "execution16"
-    assert got.model_extra["pseudo_meta"]["status"] == "aligned"
-
-    missing = CliRunner().invoke(app, ["data", "pseudo-labels", str(tmp_path / "nope.jsonl")])
-    assert missing.exit_code == 1
-    assert "nope.jsonl:0: -: manifest file does not exist" in missing.stderr
-
-
-def test_compute_proxies_resumes_from_its_cache(tmp_path: Path) -> None:
-    from pianoeval.symbolic.pseudo import compute_proxies
-
-    score = _midi(tmp_path / "s.mid", [(i * 0.5, i * 0.5 + 0.5, 60 + i % 5, 64) for i in range(16)])
-    segs = []
-    for k in range(2):
-        notes = [(i * 0.55, i * 0.55 + 0.3, 60 + i % 5, 60 + 10 * k) for i in range(16)]
-        _midi(tmp_path / f"p{k}.mid", notes)
-        segs.append(
-            Segment(
-                segment_id=f"p{k}",
-                dataset="user",
-                midi_uri=f"p{k}.mid",
-                score_uri=score.name,
-                t0=0.0,
-                t1=30.0,
-                provenance=Provenance(license="MIT"),
-            )
-        )
-    cache = tmp_path / "cache.jsonl"
-    first = compute_proxies(segs, base_dir=tmp_path, jobs=1, progress=False, cache=cache)
-    assert len(cache.read_text().splitlines()) == 2
-    (tmp_path / "p0.mid").unlink()  # a second run must not read the MIDI files again
-    again = compute_proxies(segs, base_dir=tmp_path, jobs=1, progress=False, cache=cache)
-    assert again.status == first.status == {"p0": "aligned", "p1": "aligned"}
-    for sid, vals in first.values.items():
-        assert again.values[sid] == pytest.approx(vals, nan_ok=True)
-
-
-@pytest.mark.data
-def test_percepiano_excerpt_gets_aligned_pseudo_labels(data_root: Path, tmp_path: Path) -> None:
-    from pianoeval.data.percepiano import parse_name
-    from pianoeval.manifest import path_to_uri
-    from pianoeval.symbolic.pseudo import compute_proxies
-
-    midis = sorted((data_root / "percepiano" / "midi").glob("Beethoven_WoO80_var27_8bars_*_15.mid"))
-    assert len(midis) >= 8
-    segs = [
-        Segment(
-            segment_id=parse_name(m.name).name,
-            dataset="percepiano",
-            midi_uri=path_to_uri(m),
-            t0=0.0,
-            t1=60.0,
-            provenance=Provenance(license="MIT"),
-        )
-        for m in midis
-    ]
-    result = compute_proxies(segs, jobs=1, progress=False)
-    assert set(result.status.values()) == {"aligned"}
-    cal = load_calibration()
-    for sid, values in result.values.items():
-        assert values["alignment.f_measure"] > 0.85, sid
-        labels, _ = pseudo_labels_for(values, cal)
-        assert set(labels) == set(cal.usable()), sid

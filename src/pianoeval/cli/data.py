@@ -96,6 +96,16 @@ def pseudo_labels(
         typer.Option("--calibration", help="Calibration JSON (default: the committed one)."),
     ] = None,
     jobs: Annotated[int | None, JobsOption] = None,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="Proxy cache (default: $PIANOEVAL_CACHE/pseudo, else ~/.cache/pianoeval/pseudo).",
+        ),
+    ] = None,
+    cache: Annotated[
+        bool, typer.Option("--cache/--no-cache", help="Reuse and store computed proxies.")
+    ] = True,
     progress: Annotated[bool, ProgressOption] = True,
 ) -> None:
     """Add execution16 pseudo-labels, confidences and calibrated values to every row.
@@ -103,11 +113,16 @@ def pseudo_labels(
     Rows are aligned to their score when they have one (``score_uri``); see
     docs/symbolic.md, "Pseudo-labels".
     """
-    from pianoeval.symbolic.pseudo import write_pseudo_labels
+    from pianoeval.data.pseudo_labels import write_pseudo_labels
 
     target = manifest if out is None else out
     report = write_pseudo_labels(
-        manifest, target, calibration=calibration, jobs=jobs, progress=progress
+        manifest,
+        target,
+        calibration=calibration,
+        jobs=jobs,
+        progress=progress,
+        cache=(cache_dir if cache_dir is not None else True) if cache else False,
     )
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(report.status_counts.items()))
     typer.echo(
