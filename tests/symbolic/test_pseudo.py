@@ -224,3 +224,17 @@ def test_committed_calibration_is_sane() -> None:
             assert dim not in HUMAN_MATCH
         if "proxy" in e:
             assert e["p_hi"] > e["p_lo"]
+
+
+def test_symbolic_pseudo_imports_no_dataset_code() -> None:
+    """``symbolic`` knows no dataset: importing the proxies pulls in nothing from ``data``."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pianoeval.symbolic.pseudo as p; "
+        "p.midi_proxies, p.load_calibration(); "
+        "print(sorted(m for m in sys.modules if m.startswith('pianoeval.data')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
