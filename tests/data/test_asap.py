@@ -357,7 +357,6 @@ def test_tiny_import_rows_report_and_skips(tiny_asap: dict[str, Any]) -> None:
         "asap/Chopin/Etude_1/Cc03",
     }
     for seg in rows:
-        extra = seg.model_extra or {}
         assert seg.dataset == "asap"
         assert seg.license == LICENSE == "CC-BY-NC-SA-4.0"
         assert seg.dims == []
@@ -372,8 +371,9 @@ def test_tiny_import_rows_report_and_skips(tiny_asap: dict[str, Any]) -> None:
         assert seg.bars is not None
         a, b = seg.bars
         assert MIN_BARS <= b - a + 1 <= MAX_BARS
-        downbeats = extra["alignment"]["downbeats_sec"]
-        beats = extra["alignment"]["beats_sec"]
+        assert seg.alignment is not None
+        downbeats = seg.alignment.downbeats_sec
+        beats = seg.alignment.beats_sec
         assert len(downbeats) == b - a + 1
         assert downbeats[0] == seg.t0
         assert set(downbeats) <= set(beats)
@@ -389,7 +389,7 @@ def test_tiny_import_times_bars_and_pickup(tiny_asap: dict[str, Any]) -> None:
     assert aa[0].bars is not None
     assert aa[0].bars[0] == 1
     assert aa[0].t0 == pytest.approx(2.0)
-    assert all(min((s.model_extra or {})["alignment"]["beats_sec"]) >= 2.0 for s in aa)
+    assert all(s.alignment is not None and min(s.alignment.beats_sec) >= 2.0 for s in aa)
     for seg in aa:
         assert seg.bars is not None
         a, b = seg.bars
@@ -404,16 +404,16 @@ def test_tiny_import_times_bars_and_pickup(tiny_asap: dict[str, Any]) -> None:
     # Same bar count as the score: score bars and times from the score annotations.
     score_downbeats = [1.0 + 2.0 * i for i in range(30)]
     for seg in aa:
-        extra = seg.model_extra or {}
         assert seg.bars is not None
-        assert tuple(extra["score_bars"]) == seg.bars
-        assert extra["score_t0"] == pytest.approx(score_downbeats[seg.bars[0] - 1])
+        assert seg.score_bars == seg.bars
+        assert seg.score_t0 == pytest.approx(score_downbeats[seg.bars[0] - 1])
         if seg.bars[1] < 30:
-            assert extra["score_t1"] == pytest.approx(score_downbeats[seg.bars[1]])
+            assert seg.score_t1 == pytest.approx(score_downbeats[seg.bars[1]])
         else:  # the end of the score's last note
-            assert extra["score_t1"] == pytest.approx(1.0 + 2.0 * 29 + 2.0, abs=1e-3)
-        assert "flags" not in extra
-        assert extra["alignment"]["time_signature"] == "4/4"
+            assert seg.score_t1 == pytest.approx(1.0 + 2.0 * 29 + 2.0, abs=1e-3)
+        assert seg.flags is None
+        assert seg.alignment is not None
+        assert seg.alignment.time_signature == "4/4"
 
 
 def test_tiny_import_repeat_has_no_score_bars(tiny_asap: dict[str, Any]) -> None:
@@ -422,10 +422,9 @@ def test_tiny_import_repeat_has_no_score_bars(tiny_asap: dict[str, Any]) -> None
     assert bb[-1].bars is not None
     assert bb[-1].bars[1] == 40
     for seg in bb:
-        extra = seg.model_extra or {}
-        assert "score_bars" not in extra
-        assert "score_t0" not in extra
-        assert "score_mismatch" in extra["flags"]
+        assert seg.score_bars is None
+        assert seg.score_t0 is None
+        assert "score_mismatch" in (seg.flags or [])
 
 
 def test_tiny_import_same_with_worker_processes(tiny_asap: dict[str, Any]) -> None:
@@ -501,18 +500,18 @@ def test_real_windows_bars_and_times(asap_import: tuple[ImportReport, list[Segme
     report, rows = asap_import
     n_bars_outside = 0
     for seg in rows:
-        extra = seg.model_extra or {}
-        flags = extra.get("flags", [])
+        flags = seg.flags or []
         assert seg.bars is not None
         assert seg.t1 > seg.t0
         a, b = seg.bars
         if not {"short_performance", "short_passage"} & set(flags):
             n_bars_outside += not MIN_BARS <= b - a + 1 <= MAX_BARS
-        downbeats = extra["alignment"]["downbeats_sec"]
+        assert seg.alignment is not None
+        downbeats = seg.alignment.downbeats_sec
         assert len(downbeats) == b - a + 1
         assert downbeats == sorted(downbeats)
         assert downbeats[0] == seg.t0
-        assert ("score_bars" in extra) != ("score_mismatch" in flags)
+        assert (seg.score_bars is not None) != ("score_mismatch" in flags)
     assert n_bars_outside == 0
     by_perf: dict[str, list[Segment]] = defaultdict(list)
     for seg in rows:
@@ -521,7 +520,7 @@ def test_real_windows_bars_and_times(asap_import: tuple[ImportReport, list[Segme
         starts = [s.bars[0] for s in segs if s.bars]
         assert starts == sorted(set(starts))
         assert [s.t0 for s in segs] == sorted(s.t0 for s in segs)
-    assert sum("score_mismatch" in (s.model_extra or {}).get("flags", []) for s in rows) > 0
+    assert sum("score_mismatch" in (s.flags or []) for s in rows) > 0
     assert report.stats["n_score_mismatch"] == 27
 
 

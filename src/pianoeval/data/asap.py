@@ -893,7 +893,7 @@ def _asap_report(
         1
         for r in covered
         for seg in r.segments
-        if "short_passage" in (seg.model_extra or {}).get("flags", [])
+        if "short_passage" in (seg.flags or [])
     )
     if n_short_passage:
         notes.append(
