@@ -12,15 +12,17 @@ import pytest
 
 from pianoeval.errors import AlignmentError, ParameterError
 from pianoeval.symbolic.align import (
+    ALIGN_BACKENDS,
     Alignment,
     align,
     alignment_features,
     anchors_from_downbeats,
     load_score,
     note_accuracy,
+    score_from_notes,
 )
 from pianoeval.symbolic.align.parangonar import OnsetDTW
-from pianoeval.symbolic.midi import load_midi
+from pianoeval.symbolic.midi import NOTE_DTYPE, PEDAL_DTYPE, PerformanceMidi, load_midi
 
 SPQ = 0.5  # 120 quarters a minute
 STRETCH = 1.1  # the performance is 10 % slower
@@ -193,7 +195,7 @@ def test_alignment_errors_are_clear(tmp_path: Path, pair: tuple[Path, Path]) -> 
 
 @pytest.mark.data
 def test_percepiano_segments_align_to_their_score(data_root: Path) -> None:
-    from pianoeval.symbolic.pseudo import percepiano_score_path
+    from pianoeval.data.percepiano import percepiano_score_path
 
     midi = data_root / "percepiano" / "midi"
     names = [
@@ -202,10 +204,10 @@ def test_percepiano_segments_align_to_their_score(data_root: Path) -> None:
         "Schubert_D935_no.3_4bars_2_1",
         "Schubert_D960_mv3_16bars_1_07",
     ]
-    align(midi / f"{names[0]}.mid", percepiano_score_path(midi / f"{names[0]}.mid"))  # imports
+    align(midi / f"{names[0]}.mid", percepiano_score_path(names[0], data_root))  # imports
     for name in names:
         path = next(midi.glob(f"*{name}.mid"))
-        score = percepiano_score_path(path)
+        score = percepiano_score_path(path.name, data_root)
         assert score is not None, name
         t = time.perf_counter()
         al = align(path, score)
@@ -235,3 +237,106 @@ def test_asap_performance_aligns_to_midi_score(data_root: Path) -> None:
     assert acc["match_rate"] > 0.9, acc
     assert acc["precision"] > 0.9, acc
     assert al.bars() == (0, score_db.size)  # the fugue starts with a pickup
+
+
+# --------------------------------------------------------------------------- backends
+
+
+@pytest.mark.parametrize("backend", ALIGN_BACKENDS.names())
+def test_every_backend_finds_the_known_errors(pair: tuple[Path, Path], backend: str) -> None:
+    score_path, perf_path = pair
+    score, perf = load_score(score_path), load_midi(perf_path)
+    al = align(perf, score, backend=backend)
+    assert type(al) is Alignment
+    assert al.method == ("chord_dtw" if backend == "chord_dtw" else "parangonar.DualDTWNoteMatcher")
+    assert (al.n_matched, al.n_missing, al.n_extra) == (22, 2, 2)
+    missing = score.notes[al.missing]
+    assert sorted(missing["onset_quarter"].tolist()) == [WRONG, DROPPED]
+    extra = perf.notes[al.extra]
+    assert sorted(extra["pitch"].tolist()) == sorted([MELODY[WRONG] + 1, EXTRA_PITCH])
+    m = al.matched()
+    assert np.all(m["pitch"] == score.notes["pitch"][m["score_index"]])
+    # pairs in performance order whatever the backend
+    assert np.all(np.diff(al.perf_index) > 0)
+    # the time map: score seconds to the performance's (10 % slower, 0.3 s late)
+    due = al.score_to_perf(np.array([1.0, 4.0, 7.0]))
+    np.testing.assert_allclose(due, 0.3 + STRETCH * np.array([1.0, 4.0, 7.0]), atol=0.01)
+    assert note_accuracy(al)["n_wrong_pitch"] == 1
+
+
+def test_alignment_round_trips_with_its_time_map(pair: tuple[Path, Path]) -> None:
+    score_path, perf_path = pair
+    al = align(perf_path, score_path, backend="chord_dtw")
+    d = json.loads(json.dumps(al.to_dict()))
+    back = Alignment.from_dict(d)
+    np.testing.assert_array_equal(back.anchor_score_sec, al.anchor_score_sec)
+    np.testing.assert_array_equal(back.score_to_perf([2.0]), al.score_to_perf([2.0]))
+    assert back.method == "chord_dtw"
+    # a version-1 record (no time map) still reads
+    d.pop("time_map")
+    d["schema_version"] = 1
+    assert Alignment.from_dict(d).anchor_score_sec.size == 0
+
+
+def test_backend_choice_is_checked(pair: tuple[Path, Path]) -> None:
+    score_path, perf_path = pair
+    with pytest.raises(ParameterError, match="unknown alignment backend 'nope'"):
+        align(perf_path, score_path, backend="nope")
+    with pytest.raises(ParameterError, match="takes no anchors"):
+        align(perf_path, score_path, backend="chord_dtw", anchors=[[0.3, 0.0], [2.5, 2.0]])
+
+
+def _long_piece(rng: np.random.Generator, n_bars: int) -> tuple[np.ndarray, np.ndarray]:
+    """Score and performance notes (NOTE_DTYPE) of a piece with rubato and mistakes."""
+    rows = []
+    for bar in range(n_bars):
+        root = 48 + [0, 5, 7, 0, 9, 2, 7, 0][bar % 8]
+        t = 2.0 * bar
+        rows += [(t, t + 2.0, p) for p in (root, root + 4, root + 7)]
+        rows += [
+            (t + 0.25 * k, t + 0.25 * k + 0.25, 72 + int(rng.integers(0, 12))) for k in range(8)
+        ]
+    score = np.zeros(len(rows), dtype=NOTE_DTYPE)
+    score["onset_sec"] = [r[0] for r in rows]
+    score["offset_sec"] = [r[1] for r in rows]
+    score["pitch"] = [r[2] for r in rows]
+    score["velocity"] = 64
+    score = score[np.lexsort((score["pitch"], score["onset_sec"]))]
+    warp = score["onset_sec"] * (1.0 + 0.05 * np.sin(score["onset_sec"] / 5.0))
+    perf = score.copy()
+    perf["onset_sec"] = warp + rng.normal(0, 0.01, len(perf)) + 0.5
+    perf["offset_sec"] = perf["onset_sec"] + 0.2
+    perf = perf[rng.random(len(perf)) > 0.02]  # some missed notes
+    perf = perf[np.lexsort((perf["pitch"], perf["onset_sec"]))]
+    return score, perf
+
+
+def _performance(notes: np.ndarray) -> PerformanceMidi:
+    empty = np.zeros(0, dtype=PEDAL_DTYPE)
+    end = float(notes["offset_sec"].max())
+    return PerformanceMidi("perf.mid", notes, empty, empty.copy(), empty.copy(), end)
+
+
+def test_banded_chord_dtw_finds_the_full_dtw_s_matches(
+    rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pianoeval.symbolic.align import chord_dtw
+
+    score_notes, perf_notes = _long_piece(rng, 40)  # 440 notes, 320 chords a side
+    score, perf = score_from_notes(score_notes), _performance(perf_notes)
+    full = align(perf, score, backend="chord_dtw")
+    calls: list[int] = []
+    real = chord_dtw._banded_dtw_path
+
+    def spy(n: int, m: int, lo: np.ndarray, hi: np.ndarray, row_cost: object) -> object:
+        calls.append(int(np.sum(hi - lo)))
+        return real(n, m, lo, hi, row_cost)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(chord_dtw, "FULL_DTW_CELLS", 400)  # three levels of coarsening
+    monkeypatch.setattr(chord_dtw, "_banded_dtw_path", spy)
+    banded = align(perf, score, backend="chord_dtw")
+    assert len(calls) >= 3
+    assert calls[-1] < 0.25 * 320 * 320  # the full-resolution DTW saw a band only
+    np.testing.assert_array_equal(banded.perf_index, full.perf_index)
+    np.testing.assert_array_equal(banded.score_index, full.score_index)
+    assert full.n_matched == len(perf_notes)

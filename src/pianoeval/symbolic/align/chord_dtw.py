@@ -16,12 +16,13 @@ segments and a recital played from its score do). Three steps:
    tolerance around it.
 
 Time and memory grow linearly with the length. Up to :data:`FULL_DTW_CELLS` cells
-(score clusters x performance clusters: several minutes of music) the DTW runs over the
-whole matrix. Longer pairs are aligned coarse to fine: blocks of consecutive clusters
-(summed pitch sets, at most :data:`COARSE_CLUSTERS` blocks a side) are aligned first,
-and the full-resolution DTW then runs only in a band of :data:`BAND_BLOCKS` blocks
-either side of the coarse path. Candidate pairs of the matching come from sorted onsets
-(a window per score note), never from a score-by-performance distance matrix.
+(score clusters x performance clusters: about a minute of music) the DTW runs over the
+whole matrix. Longer pairs are aligned coarse to fine (as FastDTW does, Salvador & Chan
+2007): blocks of :data:`COARSEN_FACTOR` consecutive clusters (summed pitch sets) are
+aligned first, recursively, and the full-resolution DTW then runs only in a band of
+:data:`BAND_BLOCKS` blocks either side of the coarse path. Candidate pairs of the
+matching come from sorted onsets (a window per score note), never from a
+score-by-performance distance matrix.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from pianoeval.symbolic.align.alignment import BackendMatch
 
 __all__ = [
     "BAND_BLOCKS",
-    "COARSE_CLUSTERS",
+    "COARSEN_FACTOR",
     "FIRST_TOL_SEC",
     "FULL_DTW_CELLS",
     "METHOD",
@@ -61,12 +62,12 @@ FIRST_TOL_SEC = 0.6
 REFINED_TOL_SEC = 0.25
 #: Weight of the exact-pitch similarity against the pitch-class similarity in the DTW cost.
 PITCH_WEIGHT = 0.7
-#: Largest DTW (score clusters x performance clusters) run over the whole matrix; a
-#: PercePiano segment has at most about 400 x 400.
-FULL_DTW_CELLS = 1_000_000
-#: Longer pairs are first aligned as at most this many blocks of clusters a side ...
-COARSE_CLUSTERS = 800
-#: ... and then at full resolution within this many blocks of the coarse path.
+#: Largest DTW (score clusters x performance clusters) run over the whole matrix: about
+#: a minute of music (PercePiano's largest pair has 67 000 cells).
+FULL_DTW_CELLS = 250_000
+#: Longer pairs are first aligned as blocks of this many consecutive clusters ...
+COARSEN_FACTOR = 4
+#: ... and then at full resolution within this many blocks either side of that path.
 BAND_BLOCKS = 2
 
 
@@ -203,26 +204,24 @@ def _banded_dtw_path(
     return path
 
 
-def _coarse_band(
-    s_sets: tuple[Float64Array, Float64Array],
-    p_sets: tuple[Float64Array, Float64Array],
-) -> tuple[IntArray, IntArray]:
-    """Band of performance clusters for each score cluster, around a coarse DTW path."""
-    n_s, n_p = len(s_sets[0]), len(p_sets[0])
-    block = math.ceil(max(n_s, n_p) / COARSE_CLUSTERS)
-    s_starts = np.arange(0, n_s, block)
-    p_starts = np.arange(0, n_p, block)
-    s_coarse = (np.add.reduceat(s_sets[0], s_starts), np.add.reduceat(s_sets[1], s_starts))
-    p_coarse = (np.add.reduceat(p_sets[0], p_starts), np.add.reduceat(p_sets[1], p_starts))
-    path = dtw_path(1.0 - _similarity(s_coarse, p_coarse))
-    first = np.full(len(s_starts), len(p_starts), dtype=np.int64)
-    last = np.zeros(len(s_starts), dtype=np.int64)
+def _coarsen(sets: tuple[Float64Array, Float64Array]) -> tuple[Float64Array, Float64Array]:
+    """Sum the pitch sets of every :data:`COARSEN_FACTOR` consecutive clusters."""
+    starts = np.arange(0, len(sets[0]), COARSEN_FACTOR)
+    return np.add.reduceat(sets[0], starts), np.add.reduceat(sets[1], starts)
+
+
+def _band(path: list[tuple[int, int]], n_s: int, n_p: int) -> tuple[IntArray, IntArray]:
+    """Project a coarse path to full resolution and widen it by :data:`BAND_BLOCKS`."""
+    f = COARSEN_FACTOR
+    n_blocks = -(-n_s // f)
+    first = np.full(n_blocks, np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.zeros(n_blocks, dtype=np.int64)
     for bi, bj in path:
         first[bi] = min(first[bi], bj)
         last[bi] = max(last[bi], bj)
-    block_of_row = np.arange(n_s) // block
-    lo = np.clip((first[block_of_row] - BAND_BLOCKS) * block, 0, n_p)
-    hi = np.clip((last[block_of_row] + BAND_BLOCKS + 1) * block, 0, n_p)
+    block_of_row = np.arange(n_s) // f
+    lo = np.clip((first[block_of_row] - BAND_BLOCKS) * f, 0, n_p)
+    hi = np.clip((last[block_of_row] + BAND_BLOCKS + 1) * f, 0, n_p)
     lo[0], hi[-1] = 0, n_p
     return lo.astype(np.int64), hi.astype(np.int64)
 
@@ -231,11 +230,17 @@ def _chord_path(
     s_sets: tuple[Float64Array, Float64Array],
     p_sets: tuple[Float64Array, Float64Array],
 ) -> list[tuple[int, int]]:
-    """Return the chord DTW path: over the whole matrix when small, else in a coarse band."""
+    """Return the chord DTW path: the whole matrix when small, else coarse to fine.
+
+    A long pair is aligned as blocks of :data:`COARSEN_FACTOR` clusters (recursively, until
+    the blocks fit :data:`FULL_DTW_CELLS`); the full-resolution DTW then runs in a band of
+    :data:`BAND_BLOCKS` blocks either side of that path, so every level costs time and
+    memory linear in the length.
+    """
     n_s, n_p = len(s_sets[0]), len(p_sets[0])
     if n_s * n_p <= FULL_DTW_CELLS:
         return dtw_path(1.0 - _similarity(s_sets, p_sets))
-    lo, hi = _coarse_band(s_sets, p_sets)
+    lo, hi = _band(_chord_path(_coarsen(s_sets), _coarsen(p_sets)), n_s, n_p)
     s_ex, s_ch = s_sets
     p_ex, p_ch = p_sets
     s_ex_n, s_ch_n = np.linalg.norm(s_ex, axis=1), np.linalg.norm(s_ch, axis=1)
