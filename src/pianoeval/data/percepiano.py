@@ -215,9 +215,16 @@ def percepiano_score_path(
     ------
     ParameterError
         If ``segment_id`` is not a PercePiano name, or ``source`` is unknown.
+
+    Examples
+    --------
+    >>> percepiano_score_path("Beethoven_var27.mid")
+    Traceback (most recent call last):
+    ...
+    pianoeval.errors.ParameterError: not a PercePiano segment name: 'Beethoven_var27.mid'
     """
-    _score_source(source)
     excerpt = parse_name(segment_id).excerpt
+    _score_source(source)
     return percepiano_score_paths(data_root, source=source).get(excerpt)
 
 
