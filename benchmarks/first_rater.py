@@ -32,11 +32,8 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -224,47 +221,6 @@ def audio_path_tables(
     return out
 
 
-@contextmanager
-def progress_bars(desc: str, n_fits: int) -> Iterator[None]:
-    """Show tqdm bars (stderr) over the rater fits (folds) and their member models.
-
-    ``cross_validate`` and ``train_default_rater`` take no progress hook, so the bars count
-    calls, for the duration of the block only: each ``SymbolicRater.fit`` is one fold
-    (``n_fits`` of them) and each ``lightgbm.train`` one member model (dimension x seed x
-    kind) of the fold being fitted.
-    """
-    import lightgbm
-    from tqdm.auto import tqdm
-
-    from pianoeval.model.symbolic import SymbolicRater
-
-    real_fit, real_train = SymbolicRater.fit, lightgbm.train
-    folds = tqdm(total=n_fits, desc=f"{desc}: folds", unit="fold", file=sys.stderr)
-    members = tqdm(total=0, desc=f"{desc}: members", unit="model", file=sys.stderr, leave=False)
-
-    def fit(self: SymbolicRater, *args: Any, **kwargs: Any) -> SymbolicRater:
-        kinds = 2 if self.extra_trees_rounds else 1
-        members.reset(total=len(self.dims) * len(self.seeds) * kinds)
-        out = real_fit(self, *args, **kwargs)
-        folds.update()
-        return out
-
-    def train(*args: Any, **kwargs: Any) -> Any:
-        booster = real_train(*args, **kwargs)
-        members.update()
-        return booster
-
-    try:
-        with (
-            mock.patch.object(SymbolicRater, "fit", fit),
-            mock.patch.object(lightgbm, "train", train),
-        ):
-            yield
-    finally:
-        members.close()
-        folds.close()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data-root", default=None)
@@ -307,8 +263,7 @@ def main() -> None:
         t = time.perf_counter()
         split = load_split(name)
         extra = {k: v[0] for k, v in audio.items()} if name == "performer" else {}
-        with progress_bars(f"{name} split", split.n_folds):
-            cv = cross_validate(x, y, split, also_predict=extra)
+        cv = cross_validate(x, y, split, also_predict=extra, progress=f"{name} split")
         results[name] = {
             "cv": figures(y, cv.oof, pairwise=True),
             "test": figures(y, cv.test, pairwise=True),
@@ -317,8 +272,9 @@ def main() -> None:
             results[name][f"test_audio/{key}"] = figures(y, test_pred, pairwise=True)
         if name in args.no_score_splits:
             extra0 = {k: v[1] for k, v in audio.items()} if name == "performer" else {}
-            with progress_bars(f"{name} split, no score", split.n_folds):
-                cv0 = cross_validate(x0, y, split, also_predict=extra0)
+            cv0 = cross_validate(
+                x0, y, split, also_predict=extra0, progress=f"{name} split, no score"
+            )
             results[name]["cv_no_score"] = figures(y, cv0.oof, pairwise=True)
             results[name]["test_no_score"] = figures(y, cv0.test, pairwise=True)
             for key, (_, test_pred) in cv0.extra.items():
@@ -389,8 +345,7 @@ def main() -> None:
     if not args.no_ship:
         t = time.perf_counter()
         bench = {"result_file": f"benchmarks/results/first_rater/{out.name}", **headline}
-        with progress_bars("default rater", 2):  # with a score, and the fallback
-            rater = train_default_rater(root, DEFAULT_DIR, benchmark=bench, jobs=args.jobs)
+        rater = train_default_rater(root, DEFAULT_DIR, benchmark=bench, jobs=args.jobs)
         size = sum(p.stat().st_size for p in DEFAULT_DIR.rglob("*") if p.is_file())
         print(f"default rater: {len(rater.dims)} dims, {size / 1e6:.2f} MB, "
               f"{time.perf_counter() - t:.1f} s -> {DEFAULT_DIR}", flush=True)  # fmt: skip

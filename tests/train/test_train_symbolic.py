@@ -42,6 +42,29 @@ def test_cross_validate_predicts_other_tables_on_the_rows_they_have(
     assert not np.allclose(test.to_numpy(), cv.test.loc[test.index].to_numpy())
 
 
+def test_cross_validate_shows_progress_over_folds_and_models(
+    toy: tuple[pd.DataFrame, np.ndarray], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pianoeval.data.splits import Split
+
+    x, y_arr = toy
+    x.index = pd.Index([f"s{i}" for i in range(len(x))])
+    y = pd.DataFrame(y_arr, index=x.index, columns=["d1", "d2"])
+    ids = list(x.index)
+    split = Split("toy", "excerpt", test=ids[60:], folds=[ids[:30], ids[30:60]])
+    params = {"objective": "regression", "min_data_in_leaf": 5, "verbose": -1}
+    quiet = cross_validate(x, y, split, n_rounds=5, params=params, n_threads=1)
+    assert capsys.readouterr().err == ""
+    loud = cross_validate(x, y, split, n_rounds=5, params=params, n_threads=1, progress="toy")
+    err = capsys.readouterr().err
+    assert "toy: folds" in err
+    assert "2/2" in err
+    # 2 dims x (gbdt + extra trees) + the ridge member = 5 models per fold
+    assert "toy: fold 2/2 models" in err
+    assert "0/5" in err  # the bar counts 5 models (tqdm may skip the fast updates)
+    pd.testing.assert_frame_equal(quiet.oof, loud.oof)  # progress changes nothing else
+
+
 @pytest.mark.data
 def test_cross_validation_on_a_small_subset(data_root: Path, tmp_path: Path) -> None:
     from pianoeval.data.percepiano import load_released_labels, parse_name

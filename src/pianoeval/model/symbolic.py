@@ -38,6 +38,7 @@ from __future__ import annotations
 import hashlib
 import json
 import lzma
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -207,6 +208,7 @@ class SymbolicRater:
         y: npt.ArrayLike | pd.DataFrame,
         *,
         sample_weight: npt.ArrayLike | None = None,
+        progress: bool | str = False,
     ) -> SymbolicRater:
         """Train one regressor per dimension (and seed).
 
@@ -218,6 +220,8 @@ class SymbolicRater:
             Labels, columns in the order of ``dims`` (a DataFrame is reordered by name).
             NaN labels are left out of that dimension's training.
         sample_weight : array-like, shape=(n_items,), optional
+        progress : bool or str
+            Show a tqdm bar (stderr) over the member models; a string is its label.
 
         Returns
         -------
@@ -225,6 +229,7 @@ class SymbolicRater:
             ``self``.
         """
         import pandas as pd
+        from tqdm.auto import tqdm
 
         lgb = lightgbm_module()
         if isinstance(y, pd.DataFrame):
@@ -247,6 +252,21 @@ class SymbolicRater:
         self.feature_columns = [str(c) for c in x.columns]
         self.models, self.extra_models = {}, {}
         params = {**self.params, "num_threads": self.n_threads}
+        n_models = len(self.dims) * len(self.seeds) * (2 if self.extra_trees_rounds else 1)
+        bar = tqdm(
+            total=n_models + (self.ridge_alpha is not None),
+            desc=progress if isinstance(progress, str) else "member models",
+            unit="model",
+            disable=not progress,
+            leave=False,
+            file=sys.stderr,
+        )
+
+        def train(extra: Mapping[str, Any], data: Any, rounds: int) -> lightgbm.Booster:
+            booster: lightgbm.Booster = lgb.train({**params, **extra}, data, num_boost_round=rounds)
+            bar.update()
+            return booster
+
         for k, dim in enumerate(self.dims):
             ok = np.isfinite(y_arr[:, k])
             data = lgb.Dataset(
@@ -257,24 +277,17 @@ class SymbolicRater:
                 params={"max_bin": params.get("max_bin", 255), "verbose": -1},
                 free_raw_data=False,
             )
-            self.models[dim] = [
-                lgb.train({**params, "seed": s}, data, num_boost_round=self.n_rounds)
-                for s in self.seeds
-            ]
+            self.models[dim] = [train({"seed": s}, data, self.n_rounds) for s in self.seeds]
             if self.extra_trees_rounds:
                 self.extra_models[dim] = [
-                    lgb.train(
-                        {**params, **EXTRA_TREES_PARAMS, "seed": s},
-                        data,
-                        num_boost_round=self.extra_trees_rounds,
-                    )
+                    train({**EXTRA_TREES_PARAMS, "seed": s}, data, self.extra_trees_rounds)
                     for s in self.seeds
                 ]
-        self.linear = (
-            None
-            if self.ridge_alpha is None
-            else LinearMember.fit(x_arr, y_arr, alpha=self.ridge_alpha, sample_weight=w)
-        )
+        self.linear = None
+        if self.ridge_alpha is not None:
+            self.linear = LinearMember.fit(x_arr, y_arr, alpha=self.ridge_alpha, sample_weight=w)
+            bar.update()
+        bar.close()
         return self
 
     def _matrix(self, frame: pd.DataFrame) -> npt.NDArray[np.float32]:

@@ -8,6 +8,7 @@ predicts the validation and test rows, as the first-rater benchmark does.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -62,7 +63,7 @@ def train_default_rater(
     from pianoeval.symbolic.rater_inputs import performance_only_columns
 
     x, y = percepiano_table(data_root, jobs=jobs, cache=cache, progress=progress)
-    rater = SymbolicRater(**rater_kwargs).fit(x, y)
+    rater = SymbolicRater(**rater_kwargs).fit(x, y, progress="default rater" if progress else False)
     training = {
         "dataset": "percepiano",
         "n_segments": len(x),
@@ -81,7 +82,9 @@ def train_default_rater(
             data_root, with_scores=False, jobs=jobs, cache=cache, progress=progress
         )
         rater.no_score = SymbolicRater(**rater_kwargs).fit(
-            x0[performance_only_columns(x0.columns)], y.loc[x0.index]
+            x0[performance_only_columns(x0.columns)],
+            y.loc[x0.index],
+            progress="no-score fallback" if progress else False,
         )
         rater.no_score.metadata = {
             **meta,
@@ -131,6 +134,7 @@ def cross_validate(
     *,
     extra_train: pd.DataFrame | None = None,
     also_predict: Mapping[str, pd.DataFrame] | None = None,
+    progress: bool | str = False,
     **rater_kwargs: Any,
 ) -> CrossValidation:
     """Train one rater per fold of ``split``; predict its validation and test rows.
@@ -149,6 +153,9 @@ def cross_validate(
     also_predict : mapping of str to DataFrame, optional
         Other versions of the rows to predict (e.g. ``{"no_score": x0}``, or the features
         of transcribed MIDI); each predicts the validation and test rows it has.
+    progress : bool or str
+        Show tqdm bars (stderr) over the folds and each fold's member models; a string
+        labels them.
     **rater_kwargs
         Passed to :class:`SymbolicRater` (``dims`` defaults to ``y``'s columns).
 
@@ -157,8 +164,10 @@ def cross_validate(
     CrossValidation
     """
     import pandas as pd
+    from tqdm.auto import tqdm
 
     kwargs = {"dims": list(y.columns), **rater_kwargs}
+    label = progress if isinstance(progress, str) else "cross-validation"
     others = dict(also_predict or {})
     have = set(x.index)
     test = [i for i in split.test if i in have]
@@ -167,7 +176,11 @@ def cross_validate(
     extra_parts: dict[str, tuple[list[pd.DataFrame], list[pd.DataFrame]]] = {
         k: ([], []) for k in others
     }
-    for f in range(split.n_folds):
+    folds = tqdm(
+        range(split.n_folds), desc=f"{label}: folds", unit="fold", disable=not progress,
+        file=sys.stderr,
+    )  # fmt: skip
+    for f in folds:
         train, val = split.fold(f)
         train = [i for i in train if i in have]
         val = [i for i in val if i in have]
@@ -178,7 +191,8 @@ def cross_validate(
             more = [i for i in train if i in set(extra_train.index)]
             x_tr = pd.concat([x_tr, extra_train.loc[more, x.columns]])
             y_tr = pd.concat([y_tr, y.loc[more]])
-        rater = SymbolicRater(**kwargs).fit(x_tr, y_tr)
+        members = f"{label}: fold {f + 1}/{split.n_folds} models" if progress else False
+        rater = SymbolicRater(**kwargs).fit(x_tr, y_tr, progress=members)
 
         oof_parts.append(_predict_frame(rater, val, x, list(x.columns)))
         test_parts.append(_predict_frame(rater, test, x, list(x.columns)))
