@@ -18,6 +18,17 @@ def rng() -> np.random.Generator:
 
 
 @pytest.fixture
+def toy() -> tuple[Any, np.ndarray]:
+    """80 rows of 4 features and 2 labels that depend on two of them (rater tests)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    x = pd.DataFrame(rng.normal(size=(80, 4)), columns=["a.w", "a.x", "b.y", "b.z"])
+    y = np.column_stack([0.5 + 0.1 * x["a.w"], 0.5 - 0.05 * x["b.y"] + 0.02 * rng.normal(size=80)])
+    return x, np.clip(y, 0.2, 0.95)
+
+
+@pytest.fixture
 def tone_wav(tmp_path: Path) -> Path:
     """A 2 s, 440 Hz sine at -12 dBFS, 22050 Hz mono."""
     sr = 22050

@@ -13,14 +13,6 @@ from pianoeval.errors import ParameterError, SchemaError
 from pianoeval.rater import SymbolicRater
 
 
-@pytest.fixture
-def toy() -> tuple[pd.DataFrame, np.ndarray]:
-    rng = np.random.default_rng(7)
-    x = pd.DataFrame(rng.normal(size=(80, 4)), columns=["a.w", "a.x", "b.y", "b.z"])
-    y = np.column_stack([0.5 + 0.1 * x["a.w"], 0.5 - 0.05 * x["b.y"] + 0.02 * rng.normal(size=80)])
-    return x, np.clip(y, 0.2, 0.95)
-
-
 def test_fit_predict_and_round_trip(tmp_path: Path, toy: tuple[pd.DataFrame, np.ndarray]) -> None:
     x, y = toy
     rater = SymbolicRater(dims=["d1", "d2"], n_rounds=30, seeds=(0, 1), n_threads=1).fit(x, y)

@@ -9,27 +9,24 @@ import pandas as pd
 import pytest
 
 from pianoeval.data.percepiano_table import percepiano_table
+from pianoeval.data.splits import Split
 from pianoeval.train import cross_validate
 
 
-@pytest.fixture
-def toy() -> tuple[pd.DataFrame, np.ndarray]:
-    rng = np.random.default_rng(7)
-    x = pd.DataFrame(rng.normal(size=(80, 4)), columns=["a.w", "a.x", "b.y", "b.z"])
-    y = np.column_stack([0.5 + 0.1 * x["a.w"], 0.5 - 0.05 * x["b.y"] + 0.02 * rng.normal(size=80)])
-    return x, np.clip(y, 0.2, 0.95)
+def toy_split(toy: tuple[pd.DataFrame, np.ndarray]) -> tuple[pd.DataFrame, pd.DataFrame, Split]:
+    """Index the toy rows and split them: 2 folds of 30, 20 test rows."""
+    x, y_arr = toy
+    x.index = pd.Index([f"s{i}" for i in range(len(x))])
+    y = pd.DataFrame(y_arr, index=x.index, columns=["d1", "d2"])
+    ids = list(x.index)
+    return x, y, Split("toy", "excerpt", test=ids[60:], folds=[ids[:30], ids[30:60]])
 
 
 def test_cross_validate_predicts_other_tables_on_the_rows_they_have(
     toy: tuple[pd.DataFrame, np.ndarray],
 ) -> None:
-    from pianoeval.data.splits import Split
-
-    x, y_arr = toy
-    x.index = pd.Index([f"s{i}" for i in range(len(x))])
-    y = pd.DataFrame(y_arr, index=x.index, columns=["d1", "d2"])
+    x, y, split = toy_split(toy)
     ids = list(x.index)
-    split = Split("toy", "excerpt", test=ids[60:], folds=[ids[:30], ids[30:60]])
     other = x.loc[ids[50:70]] + 0.5  # some validation rows of fold 1, some test rows
     params = {"objective": "regression", "min_data_in_leaf": 5, "verbose": -1}
     cv = cross_validate(
@@ -45,13 +42,7 @@ def test_cross_validate_predicts_other_tables_on_the_rows_they_have(
 def test_cross_validate_shows_progress_over_folds_and_models(
     toy: tuple[pd.DataFrame, np.ndarray], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pianoeval.data.splits import Split
-
-    x, y_arr = toy
-    x.index = pd.Index([f"s{i}" for i in range(len(x))])
-    y = pd.DataFrame(y_arr, index=x.index, columns=["d1", "d2"])
-    ids = list(x.index)
-    split = Split("toy", "excerpt", test=ids[60:], folds=[ids[:30], ids[30:60]])
+    x, y, split = toy_split(toy)
     params = {"objective": "regression", "min_data_in_leaf": 5, "verbose": -1}
     quiet = cross_validate(x, y, split, n_rounds=5, params=params, n_threads=1)
     assert capsys.readouterr().err == ""
