@@ -2,12 +2,15 @@
 
     .venv/bin/python benchmarks/pseudo_labels.py [--data-root DIR] [--work DIR] [--jobs 2]
         [--asap-sample 50] [--reuse] [--fresh] [--no-write-calibration]
+        [--score-source midi|score_midi|score_xml]
 
 1. Builds the PercePiano and ASAP manifests in --work (kept there; never in the repo).
 2. Aligns all 1189 labelled PercePiano segments to their excerpt's score (the row's
    score_uri: the canonical Score rendition in midi/, pianoeval.data.percepiano), one at a
    time in this process (imports warmed up first), and a seeded sample of ASAP performances
-   to their midi_score.mid (anchored at every 8th annotated downbeat).
+   to their midi_score.mid (anchored at every 8th annotated downbeat). --score-source
+   replaces the PercePiano rows' scores by another source of the lookup (score_midi: what
+   the 2026-11-22 result used), to measure what the score source changes.
 3. Computes the proxies of every PercePiano segment and every ASAP window (stored in the
    content-addressed store --work/proxy_cache as each performance finishes: a rerun
    resumes; --fresh starts over), fits the pseudo-label calibration (scalers on PercePiano +
@@ -243,6 +246,23 @@ def coverage(manifest: Path) -> dict[str, Any]:
     }
 
 
+def with_score_source(manifest: Path, root: Path, source: str) -> Path:
+    """Write a copy of the PercePiano manifest whose rows use another score source."""
+    from pianoeval.data.percepiano import parse_name, percepiano_score_paths
+    from pianoeval.manifest import path_to_uri, write_manifest
+
+    scores = percepiano_score_paths(root, source=source)
+    out = manifest.with_name(f"percepiano_{source}.jsonl")
+    rows = [
+        s.model_copy(
+            update={"score_uri": path_to_uri(scores[parse_name(s.segment_id).excerpt], out.parent)}
+        )
+        for s in read_manifest(manifest, check_media=False)
+    ]
+    write_manifest(out, rows)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data-root", default=None)
@@ -253,6 +273,12 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="reuse the manifests in --work")
     ap.add_argument("--fresh", action="store_true", help="ignore the proxy caches in --work")
     ap.add_argument("--no-write-calibration", action="store_true")
+    ap.add_argument(
+        "--score-source",
+        default="midi",
+        choices=["midi", "score_midi", "score_xml"],
+        help="PercePiano score source (default: the canonical midi/ Score rendition)",
+    )
     args = ap.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)
 
@@ -266,6 +292,8 @@ def main() -> None:
     timings: dict[str, float] = {}
     if not (args.reuse and pp_manifest.is_file()):
         build_percepiano_manifest(root, pp_manifest, progress=False)
+    if args.score_source != "midi":
+        pp_manifest = with_score_source(pp_manifest, root, args.score_source)
     if not (args.reuse and asap_manifest.is_file()):
         t = time.perf_counter()
         build_asap_manifest(root, asap_manifest, progress=False, jobs=args.jobs)
@@ -342,6 +370,7 @@ def main() -> None:
             "asap_sample": args.asap_sample,
             "seed": args.seed,
             "split": "excerpt",
+            "percepiano_score_source": args.score_source,
             "threshold": cal["threshold"],
             "scaling": cal["scaling"],
         },
