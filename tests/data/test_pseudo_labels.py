@@ -197,6 +197,22 @@ def test_cli_pseudo_labels_replaces_the_manifest_in_place(tmp_path: Path) -> Non
     missing = CliRunner().invoke(app, ["data", "pseudo-labels", str(tmp_path / "nope.jsonl")])
     assert missing.exit_code == 1
     assert "nope.jsonl:0: -: manifest file does not exist" in missing.stderr
+    # a cache folder that cannot be one is named before any work
+    (tmp_path / "a_file").write_text("x")
+    bad_cache = CliRunner().invoke(
+        app, ["data", "pseudo-labels", str(manifest), "--cache-dir", str(tmp_path / "a_file" / "c")]
+    )
+    assert bad_cache.exit_code == 1
+    assert "a_file" in bad_cache.stderr
+    assert "not a folder" in bad_cache.stderr
+    # the cache goes where it is told
+    cached = CliRunner().invoke(
+        app,
+        ["data", "pseudo-labels", str(manifest), "--jobs", "1", "--no-progress",
+         "--cache-dir", str(tmp_path / "c")],
+    )  # fmt: skip
+    assert cached.exit_code == 0, cached.output
+    assert len(list((tmp_path / "c").glob("*/*.json"))) == 1
 
 
 def test_compute_proxies_reads_its_content_addressed_cache(
