@@ -157,20 +157,6 @@ def test_stats_count_labels_per_provenance(v1_manifest: Path) -> None:
     assert s.rows_per_source == {"human": 3, "model": 1}
 
 
-def test_generation_1_readers_still_find_the_typed_fields_in_model_extra(
-    v1_manifest: Path,
-) -> None:
-    _, asap, pseudo, _ = read_manifest(v1_manifest)
-    extra = asap.model_extra or {}
-    assert extra["score_t0"] == 0.0
-    assert extra["flags"] == ["end_estimated", "score_end_estimated"]
-    assert extra["alignment"]["downbeats_sec"] == [1.0323, 3.6411]
-    assert (pseudo.model_extra or {})["pseudo_meta"]["status"] == "aligned"
-    assert "score_t0" not in (pseudo.model_extra or {})  # unset fields are not shown
-    # the view is read-only sugar: dumping writes each field once
-    assert json.dumps(asap.to_json_dict()).count('"score_t0"') == 1
-
-
 # --- one test per rule on the generation-2 fields -----------------------------------------
 
 

@@ -151,27 +151,6 @@ class Segment(BaseModel):
         """The licence of the segment's source material."""
         return self.provenance.license
 
-    @property
-    def model_extra(self) -> dict[str, Any] | None:
-        """Extra fields, plus (for readers written against generation 1) the typed ones.
-
-        Generation 1 kept ``score_t0``, ``score_bars``, ``flags``, ``alignment``,
-        ``pseudo_calibrated`` and ``pseudo_meta`` as extras, and code reads them from
-        ``model_extra``; this view still shows them there (as JSON values, when set) so
-        such code keeps working. Read the typed attributes instead: this view goes in
-        0.2.
-        """
-        extra = dict(self.__pydantic_extra__ or {})
-        for name in TYPED_EXTRAS:
-            value = getattr(self, name)
-            if value is not None:
-                extra[name] = (
-                    value.model_dump(mode="json", exclude_none=True)
-                    if isinstance(value, BaseModel)
-                    else value
-                )
-        return extra
-
     def labelled_dims(self) -> list[str]:
         """Names of the dimensions this row labels (mask 1)."""
         return [d for d in self.dims if self.label_mask.get(d, 0) == 1]
