@@ -208,3 +208,22 @@ def test_a_path_through_a_file(tmp_path: Path) -> None:
     f.write_text("x")
     with pytest.raises(CacheDirError, match="which is a file"):
         check_cache_dir(f / "sub")
+
+
+def test_the_fix_named_is_the_variable_only_when_it_chose_the_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pianoeval._cache import CACHE_ENV_VAR, check_cache_dir
+    from pianoeval.errors import CacheDirError
+
+    a_file = tmp_path / "f"
+    a_file.write_text("x")
+    monkeypatch.delenv(CACHE_ENV_VAR, raising=False)
+    with pytest.raises(CacheDirError) as given:
+        check_cache_dir(a_file)
+    assert CACHE_ENV_VAR not in str(given.value)
+    assert "give a folder" in str(given.value)
+    monkeypatch.setenv(CACHE_ENV_VAR, str(a_file))
+    with pytest.raises(CacheDirError) as from_env:
+        check_cache_dir()
+    assert f"point {CACHE_ENV_VAR} at a folder" in str(from_env.value)

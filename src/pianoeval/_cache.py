@@ -103,9 +103,9 @@ def _check_usable(path: Path, *, write_test: bool) -> None:
 
     if not stat.S_ISDIR(st.st_mode):
         where = "is a file" if probe == path else f"is inside {probe}, which is a file"
-        raise CacheDirError(
-            path, f"{_origin(path)} {where}, not a folder; point {CACHE_ENV_VAR} at a folder"
-        )
+        origin = _origin(path)
+        fix = f"point {CACHE_ENV_VAR} at a folder" if CACHE_ENV_VAR in origin else "give a folder"
+        raise CacheDirError(path, f"{origin} {where}, not a folder; {fix}")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise CacheDirError(path, f"{_origin(path)} is not writable ({probe} is read-only)")
     if not write_test:
