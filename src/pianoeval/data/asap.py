@@ -890,10 +890,7 @@ def _asap_report(
             f"passages around them are windowed separately: {runs}"
         )
     n_short_passage = sum(
-        1
-        for r in covered
-        for seg in r.segments
-        if "short_passage" in (seg.flags or [])
+        1 for r in covered for seg in r.segments if "short_passage" in (seg.flags or [])
     )
     if n_short_passage:
         notes.append(
