@@ -50,7 +50,8 @@ import functools
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, ClassVar
 
 import numpy as np
@@ -60,12 +61,33 @@ from pianoeval.errors import ParameterError
 from pianoeval.symbolic.midi import NOTE_DTYPE, PEDAL_DTYPE, SOFT_CC, SUSTAIN_CC
 from pianoeval.symbolic.transcribe.base import BackendOutput, TranscriptionBackend
 
-__all__ = ["BACKEND", "SEGMENT_SEC", "TranskunBackend", "load_model", "transcribe_chunks"]
+__all__ = [
+    "BACKEND",
+    "CONTEXT_DIM",
+    "CONTEXT_SYMBOLS",
+    "SEGMENT_SEC",
+    "ContextSink",
+    "TranskunBackend",
+    "load_model",
+    "transcribe_chunks",
+]
 
 #: Length of the segments the model hears, in seconds (transkun's configuration).
 SEGMENT_SEC = 16.0
 SEGMENT_POLICIES = ("all", "audio", "cover")
 PRECISIONS = ("fp32", "bf16", "bf16_autocast")
+#: Width of the backbone's per-frame, per-symbol context (``baseSize * scoringExpansionFactor``).
+CONTEXT_DIM = 256
+#: The symbols the context has one row for, in order: sustain, soft pedal, MIDI pitches 21-108.
+CONTEXT_SYMBOLS: tuple[int, ...] = (-64, -67, *range(21, 109))
+
+#: Receives the backbone's context, frame block by frame block: a float32 tensor of shape
+#: ``(n_symbols, n_frames, CONTEXT_DIM)`` (every audio frame exactly once, in time order).
+ContextSink = Callable[[Any], None]
+
+#: The sink of the transcription running in this context (set by
+#: :meth:`TranskunBackend.transcribe_array_with_context`).
+_CONTEXT_SINK: ContextVar[ContextSink | None] = ContextVar("transkun_context_sink", default=None)
 
 
 @functools.lru_cache(maxsize=4)
@@ -226,6 +248,7 @@ def transcribe_chunks(
     hop_sec: float,
     pad_begin_sec: float | None,
     segments: str,
+    on_context: ContextSink | None = None,
 ) -> tuple[list[Any], int]:
     """Transcribe a waveform segment by segment, as ``TransKun.transcribe`` does.
 
@@ -240,6 +263,14 @@ def transcribe_chunks(
         Zeros before the audio, in seconds; None: ``SEGMENT_SEC - hop_sec`` (transkun's).
     segments : {"all", "audio", "cover"}
         Which segments run (module docstring).
+    on_context : callable, optional
+        Called with the backbone's output (the per-frame, per-symbol context the note and
+        pedal decoding reads; captured by a forward hook in the same pass, so the notes do
+        not change) as float32 tensors of shape ``(n_symbols, n_frames, CONTEXT_DIM)``.
+        Frame ``k`` of a segment starting at padded sample ``i`` is centred on sample
+        ``i + k * hopSize``; only frames centred inside the audio are passed, each once: a
+        segment gives the frames before the next segment's start, the last segment all the
+        rest.
 
     Returns
     -------
@@ -270,43 +301,77 @@ def transcribe_chunks(
     start_pos = [math.floor(pad_begin * fs / hop_size)] * len(model.targetMIDIPitch)
     events_by_type: dict[int, list[Any]] = defaultdict(list)
     n_segments = 0
-    for i in range(0, n_sample, step):
-        if segments != "all" and i >= audio_end:
-            break  # only zeros from here on
-        chunk = x[:, i : min(i + segment_size, n_sample)]
-        if chunk.shape[-1] < segment_size:
-            chunk = F.pad(chunk, (0, segment_size - chunk.shape[-1]))
-        frames = make_frame(chunk, hop_size, model.windowSize)
-        events, last_p = model.transcribeFrames(
-            frames.unsqueeze(0),
-            forcedStartPos=start_pos,
-            velocityCriteron="hamming",
-            onsetBound=None,
-            lastFrameIdx=last_frame_idx,
-        )
-        n_segments += 1
-        start_pos = [max(k - int(step / hop_size), 0) for k in last_p]
-        begin_time = i / fs - pad_begin
-        for e in events[0]:
-            e.start = max(e.start + begin_time, 0.0)
-            e.end = max(e.end + begin_time, e.start)
-            same = events_by_type[e.pitch]
-            if same and e.start < same[-1].end:  # overlaps the last event of its kind
-                if e.hasOnset:
-                    same[-1] = e
-                else:  # the continuation of an event: extend it
-                    same[-1].hasOffset = e.hasOffset
-                    same[-1].end = max(e.end, same[-1].end)
-                continue
-            if e.hasOnset:
-                same.append(e)
-        if segments == "cover" and i + segment_size >= audio_end:
-            break
+    captured: list[Any] = []
+    # Frames (global index g: centred on padded sample g * hop_size) inside the audio.
+    frames_in_audio: tuple[int, int] = (-(-n_begin // hop_size), -(-audio_end // hop_size))
+    given = frames_in_audio[0]  # the next frame to give on_context
+    previous: tuple[Any, int] | None = None  # the last segment's context and first frame
+
+    def give(ctx: Any, first: int, stop: int) -> int:
+        """Pass frames [given, stop) of a segment whose frame 0 is frame ``first``."""
+        stop = min(stop, first + int(ctx.shape[-2]), frames_in_audio[1])
+        if on_context is not None and stop > given:
+            on_context(ctx[:, given - first : stop - first].float())
+        return max(stop, given)
+
+    hook = (
+        model.backbone.register_forward_hook(lambda _m, _i, out: captured.append(out[0]))
+        if on_context is not None
+        else None
+    )
+    try:
+        for i in range(0, n_sample, step):
+            if segments != "all" and i >= audio_end:
+                break  # only zeros from here on
+            chunk = x[:, i : min(i + segment_size, n_sample)]
+            if chunk.shape[-1] < segment_size:
+                chunk = F.pad(chunk, (0, segment_size - chunk.shape[-1]))
+            frames = make_frame(chunk, hop_size, model.windowSize)
+            events, last_p = model.transcribeFrames(
+                frames.unsqueeze(0),
+                forcedStartPos=start_pos,
+                velocityCriteron="hamming",
+                onsetBound=None,
+                lastFrameIdx=last_frame_idx,
+            )
+            if captured:
+                if previous is not None:
+                    given = give(*previous, i // hop_size)
+                previous = (captured.pop(), i // hop_size)
+            n_segments += 1
+            start_pos = [max(k - int(step / hop_size), 0) for k in last_p]
+            _merge_events(events[0], events_by_type, i / fs - pad_begin)
+            if segments == "cover" and i + segment_size >= audio_end:
+                break
+    finally:
+        if hook is not None:
+            hook.remove()
+    if previous is not None:
+        give(*previous, frames_in_audio[1])
     for same in events_by_type.values():
         if same:
             same[-1].hasOffset = True  # events still open at the end close there
     notes = [e for same in events_by_type.values() for e in same if e.hasOffset]
     return resolve_overlapping(notes), n_segments
+
+
+def _merge_events(
+    events: list[Any], events_by_type: dict[int, list[Any]], begin_sec: float
+) -> None:
+    """Add one segment's events (times from ``begin_sec``) to the events of every kind so far."""
+    for e in events:
+        e.start = max(e.start + begin_sec, 0.0)
+        e.end = max(e.end + begin_sec, e.start)
+        same = events_by_type[e.pitch]
+        if same and e.start < same[-1].end:  # overlaps the last event of its kind
+            if e.hasOnset:
+                same[-1] = e
+            else:  # the continuation of an event: extend it
+                same[-1].hasOffset = e.hasOffset
+                same[-1].end = max(e.end, same[-1].end)
+            continue
+        if e.hasOnset:
+            same.append(e)
 
 
 class TranskunBackend(TranscriptionBackend):
@@ -404,8 +469,45 @@ class TranskunBackend(TranscriptionBackend):
                 hop_sec=settings["hop_sec"],
                 pad_begin_sec=settings["pad_begin_sec"],
                 segments=settings["segments"],
+                on_context=_CONTEXT_SINK.get(),
             )
         return events_to_output(events)
+
+    def transcribe_array_with_context(
+        self,
+        y: npt.ArrayLike,
+        sr: int,
+        on_context: ContextSink,
+        *,
+        threads: int | None = None,
+        **options: Any,
+    ) -> BackendOutput:
+        """Transcribe like :meth:`transcribe_array` and pass the backbone's context on.
+
+        One forward pass: the context the notes are decoded from is handed to
+        ``on_context`` as it is computed (:func:`transcribe_chunks`), and the returned
+        transcription is the one :meth:`transcribe_array` gives for the same input.
+
+        Parameters
+        ----------
+        y : np.ndarray [float], shape=(n_samples,) or (n_channels, n_samples)
+        sr : int
+        on_context : callable
+            Receives float32 tensors ``(n_symbols, n_frames, CONTEXT_DIM)``, every audio
+            frame once, in time order.
+        threads : int, optional
+        **options
+            Backend settings.
+
+        Returns
+        -------
+        BackendOutput
+        """
+        token = _CONTEXT_SINK.set(on_context)
+        try:
+            return self.transcribe_array(y, sr, threads=threads, **options)
+        finally:
+            _CONTEXT_SINK.reset(token)
 
 
 @contextlib.contextmanager
