@@ -158,3 +158,32 @@ def test_bad_inputs_and_broken_bundles_are_reported(
     assert not is_neural_bundle(tmp_path / "nowhere")
     with pytest.raises(SchemaError, match="not a neural rater bundle"):
         load_neural_rater(tmp_path / "nowhere")
+
+
+def test_mel_bundle_needs_and_uses_the_mel(tmp_path: Path, rng: np.random.Generator) -> None:
+    torch.manual_seed(1)
+    kwargs: dict[str, object] = {
+        "inputs": {},
+        "n_outputs": 3,
+        "use_mel": True,
+        "mel_dim": 8,
+        "hidden": 8,
+        "dataset_dim": 0,
+    }
+    model = FusionRater(**kwargs)  # type: ignore[arg-type]
+    save_neural_rater(
+        model, tmp_path, dimensions=DIMS, label_ranges=[(0.0, 1.0)] * 3, model_kwargs=kwargs
+    )
+    rater = load_neural_rater(tmp_path)
+    assert rater.use_mel
+    mel = rng.normal(size=(2, 1, 128, 128)).astype(np.float32)
+    model.eval()
+    with torch.no_grad():
+        raw = model({"mel": torch.from_numpy(mel), "dataset_id": torch.zeros(2, dtype=torch.long)})
+    np.testing.assert_allclose(
+        rater.predict({"mel": mel}), np.clip(raw["mean"].numpy(), 0, 1), atol=1e-6
+    )
+    with pytest.raises(ParameterError, match="mel"):
+        rater.predict({"mel": mel[:, :, :64]})
+    with pytest.raises(ParameterError, match="needs 'mel'"):
+        rater.predict({})

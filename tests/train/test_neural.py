@@ -248,3 +248,71 @@ def test_cli_missing_logger_package_is_exit_1(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert "pip install mlflow" in result.output
+
+
+def test_train_on_a_manifest_with_embedding_files_and_distillation(tmp_path: Path) -> None:
+    from pianoeval.data.splits import save_split
+    from pianoeval.manifest import write_manifest
+    from pianoeval.rater.neural_bundle import load_neural_rater
+
+    rng = np.random.default_rng(5)
+    n = 40
+    emb = rng.normal(size=(n, 5)).astype(np.float32)
+    timing = np.clip(0.55 + 0.1 * np.tanh(emb[:, 0]), 1 / 7, 1)
+    segs = [
+        _segment(
+            i,
+            labels={"timing": float(timing[i]), "pace": 0.5 if i % 3 else None},
+            pseudo={"pedal_clarity": float(0.5 + 0.1 * emb[i, 1])},
+            conf={"pedal_clarity": 0.7},
+            excerpt=f"e{i // 4}",
+        )
+        for i in range(n)
+    ]
+    manifest = tmp_path / "m.jsonl"
+    write_manifest(manifest, segs)
+    ids = np.array([s.segment_id for s in segs])
+    order = rng.permutation(n)  # the file's row order need not be the manifest's
+    np.savez(tmp_path / "a.npz", segment_ids=ids[order], embeddings=emb[order])
+    np.savez(tmp_path / "d.npz", segment_ids=ids, embeddings=rng.normal(size=(n, 3)))
+    groups = [[f"s{i}" for i in range(k * 8, k * 8 + 8)] for k in range(5)]
+    split = Split(name="toy", group_key="excerpt", test=groups[4], folds=groups[:4])
+    save_split(split, tmp_path / "split.json")
+    out = tmp_path / "run"
+    cfg = compose(
+        "train",
+        [
+            "debug=default",
+            "data=manifest",
+            "encoder=transkun",
+            "encoder.embeddings=[emb.a]",
+            f"data.manifest={manifest}",
+            f"+data.features.emb.a={tmp_path / 'a.npz'}",
+            f"+data.features.distill_target={tmp_path / 'd.npz'}",
+            f"data.split_path={tmp_path / 'split.json'}",
+            "data.fold=2",
+            "data.batch_size=8",
+            f"paths.output_dir={out}",
+            "trainer.enable_progress_bar=false",
+        ],
+    )
+    result = train(cfg)
+    assert result.bundle_dir is not None
+    record = json.loads((result.bundle_dir / "config.json").read_text())
+    assert record["dimensions"] == [
+        "percepiano19.timing",
+        "percepiano19.pace",
+        "execution16.pedal_clarity",
+    ]
+    assert record["model"]["distill_dim"] == 3
+    assert record["inputs"] == {"emb.a": 5}
+    assert record["training"]["rows"] == 24
+    assert record["training"]["fold"] == 2
+    metric_names = set(
+        next(csv.DictReader((next(out.glob("csv/version_*")) / "metrics.csv").open()))
+    )
+    assert {"train/distill", "val/pseudo_mae_execution16.pedal_clarity"} <= metric_names
+    rater = load_neural_rater(result.bundle_dir)
+    pred = rater.predict({"emb.a": emb[:3]})
+    assert pred.shape == (3, 3)
+    assert np.all(pred[:, :2] >= 1 / 7)

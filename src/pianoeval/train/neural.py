@@ -177,6 +177,17 @@ def load_feature_file(path: str | Path, segment_ids: Sequence[str]) -> FloatArra
     return emb[[index[s] for s in segment_ids]]
 
 
+def _flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
 def synthetic_split(
     segment_ids: Sequence[str], groups: Sequence[str], *, n_folds: int = 4, seed: int = 0
 ) -> Split:
@@ -301,7 +312,9 @@ class ManifestDataModule(LightningDataModule):
         ----------
         segments : sequence of Segment
         features : mapping of str to np.ndarray
-            ``emb.<encoder>`` [n_rows, D] and/or ``mel`` [n_rows, 1, 128, 128], row-aligned.
+            ``emb.<encoder>`` [n_rows, D] and/or ``mel`` [n_rows, 1, 128, 128], row-aligned;
+            optionally ``distill_target`` [n_rows, D_t] (a frozen symbolic embedding of the
+            same segment; ``distill_mask`` defaults to 1 for every row).
         taxonomies : sequence of str, optional
             See :func:`labels_from_segments`.
         **kwargs
@@ -341,7 +354,9 @@ class ManifestDataModule(LightningDataModule):
         ----------
         manifest : path
         features : mapping of str to path
-            Batch key (``emb.transkun``) to its ``.npz`` file.
+            Batch key (``emb.transkun``, or ``distill_target``) to its ``.npz`` file. Nested
+            mappings are flattened with dots, so the override
+            ``+data.features.emb.transkun=t.npz`` names the key ``emb.transkun``.
         embeddings : iterable of str, optional
             Keep only these keys of ``features`` (the encoder config's choice).
         split : str or None
@@ -352,8 +367,12 @@ class ManifestDataModule(LightningDataModule):
         from pianoeval.data.splits import load_split
         from pianoeval.manifest import read_manifest
 
-        segments = read_manifest(manifest)
+        features = _flatten(features)
+        # Training reads cached embeddings, not the media: they need not be present here.
+        segments = read_manifest(manifest, check_media=False)
         wanted = list(embeddings) if embeddings is not None else list(features)
+        if "distill_target" in features and "distill_target" not in wanted:
+            wanted.append("distill_target")
         missing = [k for k in wanted if k not in features and k != "mel"]
         if missing:
             raise ParameterError(f"no feature file for {missing}; give data.features.<key>=path")
@@ -453,6 +472,12 @@ class ManifestDataModule(LightningDataModule):
     def inputs(self) -> dict[str, int]:
         """Widths of the ``emb.*`` inputs (what FusionRater's ``inputs`` takes)."""
         return {k: int(v.shape[1]) for k, v in self.arrays.items() if k.startswith("emb.")}
+
+    @property
+    def distill_dim(self) -> int | None:
+        """Width of ``distill_target`` when the rows carry one (else None)."""
+        target = self.arrays.get("distill_target")
+        return None if target is None else int(target.shape[1])
 
     @property
     def use_mel(self) -> bool:

@@ -123,12 +123,23 @@ def build_datamodule(cfg: DictConfig, **overrides: Any) -> ManifestDataModule:
 
 
 def build_module(cfg: DictConfig, dm: ManifestDataModule) -> RaterModule:
-    """Instantiate the FusionRater of ``cfg.model`` for ``dm``'s inputs, inside a RaterModule."""
+    """Instantiate the FusionRater of ``cfg.model`` for ``dm``'s inputs, inside a RaterModule.
+
+    Input widths, output and dataset counts come from the data; so does ``distill_dim``
+    when the rows carry a ``distill_target`` and the config leaves it null.
+    """
     from omegaconf import OmegaConf
 
     from pianoeval.train.neural import RaterModule
 
-    shape = {"inputs": dm.inputs, "n_outputs": dm.n_outputs, "n_datasets": dm.n_datasets}
+    shape: dict[str, Any] = {
+        "inputs": dm.inputs,
+        "n_outputs": dm.n_outputs,
+        "n_datasets": dm.n_datasets,
+    }
+    # Rows with a distillation target get a projection head of its width (training only).
+    if dm.distill_dim is not None and cfg.model.net.get("distill_dim") is None:
+        shape["distill_dim"] = dm.distill_dim
     factory = _instantiate(cfg.model.net)  # partial: the shape comes from the data
     net = factory(**shape) if isinstance(factory, functools.partial) else factory
     net_kwargs = {
