@@ -218,3 +218,13 @@ def test_total_loss_kinds_and_errors() -> None:
         total_loss({"mean": PRED}, _full_batch())
     with pytest.raises(SchemaError, match="'mask'"):
         total_loss({"mean": PRED}, {"y": Y})
+
+
+def test_ranking_gradient_pushes_the_better_performance_up() -> None:
+    y = torch.tensor([[0.8], [0.3]])
+    pred = torch.tensor([[0.0], [1.0]], requires_grad=True)
+    pairwise_ranking_loss(pred, y, torch.ones(2, 1), torch.tensor([5, 5])).backward()
+    assert pred.grad is not None
+    assert pred.grad[0, 0] < 0  # descending the loss raises row 0 (better labelled)
+    assert pred.grad[1, 0] > 0
+    assert pred.grad[0, 0] == -pred.grad[1, 0]

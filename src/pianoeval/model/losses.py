@@ -143,7 +143,8 @@ def pairwise_ranking_loss(
     ``softplus(margin - (pred[i, d] - pred[j, d]))`` = ``log(1 + exp(margin - diff))``:
     about 0 when ``i`` is predicted higher by a wide margin, ``log 2`` at a tie, and
     growing linearly when the order is wrong. The result is the mean over all pairs of
-    all dimensions (0 when there is none).
+    all dimensions (0 when there is none). Memory grows as ``B * B * n_out`` (a batch of
+    64 rows and 35 dimensions: 143 k cells).
 
     Parameters
     ----------
