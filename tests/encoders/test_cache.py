@@ -25,7 +25,7 @@ def test_embed_segments_cuts_rows_and_caches_them(manifest: Path, tmp_path: Path
     rows = read_manifest(manifest)
     enc = get_encoder("mel_stats")
     cache = tmp_path / "cache"
-    x = embed_segments(rows, enc, base_dir=manifest.parent, cache=cache, progress=False)
+    x = embed_segments(rows, enc, base_dir=manifest.parent, cache=cache, progress=False, jobs=1)
     assert x.shape == (3, enc.dim)
     assert x.dtype == np.float32
     for i, row in enumerate(rows):
@@ -41,23 +41,29 @@ def test_embed_segments_cuts_rows_and_caches_them(manifest: Path, tmp_path: Path
     assert meta is not None
     assert meta["encoder"] == "mel_stats"
     store.put(key, np.full(enc.dim, 7.0, dtype=np.float32), meta)
-    again = embed_segments(rows, "mel_stats", base_dir=manifest.parent, cache=cache, progress=False)
+    again = embed_segments(
+        rows, "mel_stats", base_dir=manifest.parent, cache=cache, progress=False, jobs=1
+    )
     assert (again == 7.0).all(axis=1).sum() == 1
 
 
 def test_cache_is_content_addressed_and_resumes(manifest: Path, tmp_path: Path) -> None:
     rows = read_manifest(manifest)
     cache = tmp_path / "cache"
-    embed_segments(rows[:2], "mel_stats", base_dir=manifest.parent, cache=cache, progress=False)
+    embed_segments(
+        rows[:2], "mel_stats", base_dir=manifest.parent, cache=cache, progress=False, jobs=1
+    )
     assert len(_entries(cache)) == 2
-    full = embed_segments(rows, "mel_stats", base_dir=manifest.parent, cache=cache, progress=False)
+    full = embed_segments(
+        rows, "mel_stats", base_dir=manifest.parent, cache=cache, progress=False, jobs=1
+    )
     assert len(_entries(cache)) == 3  # only the missing row was added
     # a renamed copy of the audio hits the same entries
     moved = tmp_path / "elsewhere"
     moved.mkdir()
     shutil.copy(manifest.parent / str(rows[0].audio_uri), moved / "renamed.wav")
     seg = rows[0].model_copy(update={"audio_uri": "renamed.wav"})
-    x = embed_segments([seg], "mel_stats", base_dir=moved, cache=cache, progress=False)
+    x = embed_segments([seg], "mel_stats", base_dir=moved, cache=cache, progress=False, jobs=1)
     np.testing.assert_array_equal(x[0], full[0])
     assert len(_entries(cache)) == 3
 
@@ -65,11 +71,15 @@ def test_cache_is_content_addressed_and_resumes(manifest: Path, tmp_path: Path) 
 def test_a_corrupt_entry_is_recomputed(manifest: Path, tmp_path: Path) -> None:
     rows = read_manifest(manifest)[:1]
     cache = tmp_path / "cache"
-    x = embed_segments(rows, "mel_stats", base_dir=manifest.parent, cache=cache, progress=False)
+    x = embed_segments(
+        rows, "mel_stats", base_dir=manifest.parent, cache=cache, progress=False, jobs=1
+    )
     npy = _entries(cache)[0]
     npy.write_bytes(b"garbage")
     with pytest.warns(UserWarning, match="fails its checksum"):
-        y = embed_segments(rows, "mel_stats", base_dir=manifest.parent, cache=cache, progress=False)
+        y = embed_segments(
+            rows, "mel_stats", base_dir=manifest.parent, cache=cache, progress=False, jobs=1
+        )
     np.testing.assert_array_equal(x, y)
 
 
@@ -88,10 +98,10 @@ def test_rows_without_audio_or_with_missing_audio(tmp_path: Path) -> None:
         segment_id="m", dataset="user", midi_uri="x.mid", t0=0, t1=1, provenance={"license": "MIT"}
     )
     with pytest.raises(SchemaError, match="no audio_uri"):
-        embed_segments([midi_only], "mel_stats", base_dir=tmp_path, cache=False)
+        embed_segments([midi_only], "mel_stats", base_dir=tmp_path, cache=False, jobs=1)
     missing = midi_only.model_copy(update={"audio_uri": "absent.wav", "midi_uri": None})
     with pytest.raises(AudioError, match=r"absent\.wav"):
-        embed_segments([missing], "mel_stats", base_dir=tmp_path, cache=tmp_path / "c")
+        embed_segments([missing], "mel_stats", base_dir=tmp_path, cache=tmp_path / "c", jobs=1)
 
 
 def test_embeddings_file_round_trip_and_errors(tmp_path: Path) -> None:

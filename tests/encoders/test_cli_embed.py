@@ -42,7 +42,8 @@ def test_embed_writes_the_npz(
     np.testing.assert_array_equal(x[2], direct)
     assert any((tmp_path / "cache" / "embeddings").rglob("*.npy"))
     # default output name beside the manifest
-    result = CliRunner().invoke(app, ["embed", str(manifest), "-e", "mel_stats", "--no-progress"])
+    default = ["embed", str(manifest), "-e", "mel_stats", "-j", "1", "--no-progress"]
+    result = CliRunner().invoke(app, default)
     assert result.exit_code == 0, result.output
     assert (manifest.parent / "m.mel_stats.npz").is_file()
 
