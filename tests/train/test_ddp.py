@@ -32,3 +32,7 @@ def test_ddp_two_cpu_processes_train_and_write_one_bundle(tmp_path: Path) -> Non
     assert proc.stdout.count("bundle:") == 1  # only rank 0 writes the bundle
     assert (tmp_path / "bundle" / "model.safetensors").is_file()
     assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+    # validation metrics are computed on the rows of both processes (gathered)
+    metrics = (next(tmp_path.glob("csv/version_*")) / "metrics.csv").read_text()
+    assert "val/mae_percepiano19.d0" in metrics
+    assert "val/human_mae" in metrics

@@ -581,21 +581,26 @@ class RaterModule(LightningModule):
             "rank_weight": rank_weight,
         }
         self.save_hyperparameters(ignore=["net"])
-        self._val: list[dict[str, np.ndarray]] = []
+        self._val: list[dict[str, torch.Tensor]] = []
 
     def forward(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Return the net's outputs for a batch."""
         out: dict[str, torch.Tensor] = self.net(batch)
         return out
 
-    def _losses(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def _losses(
+        self,
+        batch: Mapping[str, torch.Tensor],
+        out: Mapping[str, torch.Tensor] | None = None,
+    ) -> dict[str, torch.Tensor]:
         from pianoeval.model.losses import total_loss
 
-        losses: dict[str, torch.Tensor] = total_loss(self(batch), batch, **self.loss_kwargs)
+        outputs = self(batch) if out is None else out
+        losses: dict[str, torch.Tensor] = total_loss(outputs, batch, **self.loss_kwargs)
         return losses
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        """One optimisation step; logs every loss term as ``train/<term>``."""
+        """Take one optimisation step; logs every loss term as ``train/<term>``."""
         losses = self._losses(batch)
         n = int(batch["dataset_id"].shape[0])
         for name, value in losses.items():
@@ -613,42 +618,59 @@ class RaterModule(LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         """Collect predictions; the metrics are computed over the whole epoch."""
         out = self(batch)
-        batch_no_distill = {k: v for k, v in batch.items() if not k.startswith("distill")}
-        losses = self._losses(batch_no_distill)
+        # Distillation is a training signal only: validation ranks by the labels.
+        no_distill = {k: v for k, v in batch.items() if not k.startswith("distill")}
+        losses = self._losses(no_distill, out)
         n = int(batch["dataset_id"].shape[0])
         self.log("val/loss", losses["loss"], on_epoch=True, batch_size=n, sync_dist=True)
-        keep = {"pred": out["mean"]}
+        keep = {"pred": out["mean"], "loss": losses["loss"].reshape(1).expand(n)}
         for key in ("y", "mask", "pseudo_y", "pseudo_w"):
             if key in batch:
                 keep[key] = batch[key]
-        self._val.append({k: v.detach().cpu().float().numpy() for k, v in keep.items()})
+        self._val.append({k: v.detach() for k, v in keep.items()})
+
+    def _gathered(self) -> dict[str, np.ndarray]:
+        """Concatenate this epoch's validation rows, across every process under DDP."""
+        cat = {k: torch.cat([b[k] for b in self._val]) for k in self._val[0]}
+        self._val.clear()
+        if self.trainer.world_size > 1:  # the sampler pads ranks to equal sizes
+            gathered = {k: self.all_gather(v) for k, v in cat.items()}
+            cat = {
+                k: g.reshape(-1, *cat[k].shape[1:])
+                for k, g in gathered.items()
+                if isinstance(g, torch.Tensor)
+            }
+        return {k: v.cpu().float().numpy() for k, v in cat.items()}
 
     def on_validation_epoch_end(self) -> None:
-        """Log ``val/human_mae`` and per-dimension human and pseudo MAE."""
+        """Log ``val/human_mae`` and per-dimension human and pseudo MAE.
+
+        Metrics are computed on the rows of every process (gathered), so each process
+        logs the same keys and values.
+        """
         if not self._val:
             return
-        cat = {k: np.concatenate([b[k] for b in self._val]) for k in self._val[0]}
-        self._val.clear()
+        cat = self._gathered()
         names = self.dimensions or [str(j) for j in range(cat["pred"].shape[1])]
         overall = float("nan")
         if "mask" in cat:
             per_dim, overall = _masked_mae_per_dim(cat["pred"], cat["y"], cat["mask"])
             for name, value in zip(names, per_dim, strict=True):
                 if np.isfinite(value):
-                    self.log(f"val/mae_{name}", float(value), sync_dist=True)
+                    self.log(f"val/mae_{name}", float(value))
         if "pseudo_w" in cat:
             per_dim, pseudo_total = _masked_mae_per_dim(
                 cat["pred"], cat["pseudo_y"], cat["pseudo_w"]
             )
             for name, value in zip(names, per_dim, strict=True):
                 if np.isfinite(value):
-                    self.log(f"val/pseudo_mae_{name}", float(value), sync_dist=True)
+                    self.log(f"val/pseudo_mae_{name}", float(value))
             if np.isfinite(pseudo_total):
-                self.log("val/pseudo_mae", pseudo_total, sync_dist=True)
+                self.log("val/pseudo_mae", pseudo_total)
         # With no human label in validation the checkpoint still needs a number to rank by.
         if not np.isfinite(overall):
-            overall = float(self.trainer.callback_metrics.get("val/loss", torch.tensor(0.0)))
-        self.log("val/human_mae", overall, prog_bar=True, sync_dist=True)
+            overall = float(cat["loss"].mean())
+        self.log("val/human_mae", overall, prog_bar=True)
 
     def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         """Log ``test/loss`` and ``test/human`` (the human-label term)."""
