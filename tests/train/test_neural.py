@@ -273,7 +273,9 @@ def test_train_on_a_manifest_with_embedding_files_and_distillation(tmp_path: Pat
     write_manifest(manifest, segs)
     ids = np.array([s.segment_id for s in segs])
     order = rng.permutation(n)  # the file's row order need not be the manifest's
-    np.savez(tmp_path / "a.npz", segment_ids=ids[order], embeddings=emb[order])
+    from pianoeval.encoders import save_embeddings
+
+    save_embeddings(tmp_path / "a.npz", ids[order], emb[order], {"encoder": "toy"})
     np.savez(tmp_path / "d.npz", segment_ids=ids, embeddings=rng.normal(size=(n, 3)))
     groups = [[f"s{i}" for i in range(k * 8, k * 8 + 8)] for k in range(5)]
     split = Split(name="toy", group_key="excerpt", test=groups[4], folds=groups[:4])
@@ -316,3 +318,23 @@ def test_train_on_a_manifest_with_embedding_files_and_distillation(tmp_path: Pat
     pred = rater.predict({"emb.a": emb[:3]})
     assert pred.shape == (3, 3)
     assert np.all(pred[:, :2] >= 1 / 7)
+
+
+def test_train_without_validation_holds_out_only_the_test_rows(tmp_path: Path) -> None:
+    cfg = compose(
+        "train",
+        [
+            "debug=default",
+            "data.fold=null",
+            f"paths.output_dir={tmp_path}",
+            "trainer.enable_progress_bar=false",
+        ],
+    )
+    result = train(cfg)
+    assert result.bundle_dir is not None
+    record = json.loads((result.bundle_dir / "config.json").read_text())
+    assert record["training"]["validation rows"] == 0
+    assert record["training"]["rows"] + record["training"]["test rows"] == 96
+    assert Path(result.best_checkpoint).is_file()  # ranked by train/loss instead
+    assert "best train/loss" in record["figures"]
+    assert not any(k.startswith("val/") for k in record["figures"])

@@ -157,7 +157,8 @@ def labels_from_segments(
 def load_feature_file(path: str | Path, segment_ids: Sequence[str]) -> FloatArray:
     """Read cached embeddings from ``.npz`` and align them to ``segment_ids``.
 
-    The file holds ``segment_ids`` (str, shape=(n,)) and ``embeddings`` (shape=(n, D));
+    The file holds ``embeddings`` (shape=(n, D)) and the segment id of each row as
+    ``ids`` (what :func:`pianoeval.encoders.save_embeddings` writes) or ``segment_ids``;
     rows are matched by id, so the file may hold more segments than the manifest.
 
     Raises
@@ -166,9 +167,10 @@ def load_feature_file(path: str | Path, segment_ids: Sequence[str]) -> FloatArra
         If the file lacks a segment or either array.
     """
     with np.load(path, allow_pickle=False) as data:
-        if "segment_ids" not in data or "embeddings" not in data:
-            raise ParameterError(f"{path}: needs arrays 'segment_ids' and 'embeddings'")
-        ids = [str(s) for s in data["segment_ids"]]
+        id_key = "ids" if "ids" in data else "segment_ids"
+        if id_key not in data or "embeddings" not in data:
+            raise ParameterError(f"{path}: needs arrays 'ids' (or 'segment_ids') and 'embeddings'")
+        ids = [str(s) for s in data[id_key]]
         emb = np.asarray(data["embeddings"], np.float32)
     index = {s: i for i, s in enumerate(ids)}
     missing = [s for s in segment_ids if s not in index]
