@@ -101,8 +101,9 @@ def test_saved_and_reloaded_bundle_predicts_the_same_numbers(
 def test_mc_dropout_gives_spread_and_clipped_means(
     tmp_path: Path, rng: np.random.Generator
 ) -> None:
-    model, kwargs = _model(dropout=0.5)
-    save_neural_rater(model, tmp_path, dimensions=DIMS, label_ranges=RANGES, model_kwargs=kwargs)
+    model, _ = _model(dropout=0.5)
+    # without model_kwargs the model's own config rebuilds it
+    save_neural_rater(model, tmp_path, dimensions=DIMS, label_ranges=RANGES)
     rater = load_neural_rater(tmp_path)
     mean, var = rater.predict_mc(_arrays(rng), n_samples=16)
     assert mean.shape == var.shape == (5, 3)
@@ -140,7 +141,7 @@ def test_bad_inputs_and_broken_bundles_are_reported(
             model, tmp_path, dimensions=DIMS[:2], label_ranges=RANGES[:2], model_kwargs=kwargs
         )
     with pytest.raises(ParameterError, match="inputs"):
-        save_neural_rater(model, tmp_path, dimensions=DIMS, label_ranges=RANGES)
+        save_neural_rater(torch.nn.Linear(2, 3), tmp_path, dimensions=DIMS, label_ranges=RANGES)
     save_neural_rater(model, tmp_path, dimensions=DIMS, label_ranges=RANGES, model_kwargs=kwargs)
     rater = load_neural_rater(tmp_path)
     x = _arrays(rng)

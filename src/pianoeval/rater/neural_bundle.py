@@ -130,7 +130,8 @@ def save_neural_rater(
     label_ranges : sequence of (float, float)
         Each dimension's range; predictions are clipped to it.
     model_kwargs : mapping, optional
-        FusionRater keyword arguments (default: ``module_or_model.net_kwargs``).
+        FusionRater keyword arguments (default: ``module_or_model.net_kwargs``, else the
+        model's ``config``).
     config : mapping, optional
         The resolved training config (plain JSON types).
     training : mapping, optional
@@ -149,7 +150,12 @@ def save_neural_rater(
     from safetensors.torch import save_file
 
     net = getattr(module_or_model, "net", module_or_model)
-    kwargs = dict(model_kwargs or getattr(module_or_model, "net_kwargs", None) or {})
+    kwargs = dict(
+        model_kwargs
+        or getattr(module_or_model, "net_kwargs", None)
+        or getattr(net, "config", None)  # FusionRater keeps the arguments that rebuild it
+        or {}
+    )
     if "inputs" not in kwargs or "n_outputs" not in kwargs:
         raise ParameterError("model_kwargs must give FusionRater's 'inputs' and 'n_outputs'")
     if len(dimensions) != kwargs["n_outputs"] or len(label_ranges) != len(dimensions):
