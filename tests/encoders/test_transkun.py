@@ -16,6 +16,7 @@ from pianoeval.encoders.transkun import (
     TranskunEncoder,
     transcribe_and_embed,
     transcribe_and_embed_file,
+    transcribe_with_embedding,
 )
 from pianoeval.errors import ParameterError
 from pianoeval.examples import example_audio_path
@@ -94,14 +95,20 @@ def test_the_embedding_is_the_pooled_context_of_every_audio_frame_once(
 
 
 def test_one_pass_gives_the_notes_of_transcribe(
-    clip: tuple[np.ndarray, int], one_pass: dict[str, Any], tmp_path: Path
+    clip: tuple[np.ndarray, int],
+    one_pass: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from pianoeval.symbolic.transcribe import transcribe
 
     y, sr = clip
     path = tmp_path / "clip.wav"
     sf.write(path, y, sr, subtype="FLOAT")  # the same samples back
-    reference = transcribe(path, backend="transkun", cache_dir=tmp_path / "cache")
+    reference, cached_emb = transcribe_with_embedding(
+        path, cache_dir=tmp_path / "midi", embedding_cache=tmp_path / "emb"
+    )
+    assert not reference.cached
     output, emb = transcribe_and_embed_file(path)
 
     ref = reference.notes
@@ -115,6 +122,22 @@ def test_one_pass_gives_the_notes_of_transcribe(
     for field in ("notes", "sustain", "soft"):
         np.testing.assert_array_equal(getattr(output, field), getattr(one_pass["output"], field))
     np.testing.assert_array_equal(emb, one_pass["embedding"])
+    # the encoder's embed_file (what embed_segments caches) reads the file the same way
+    np.testing.assert_array_equal(ENCODER.embed_file(path), emb)
+    np.testing.assert_array_equal(cached_emb, emb)
+
+    # both are cached now: no model runs, the same transcription and vector come back
+    def boom(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the model ran although both caches hold the file")
+
+    monkeypatch.setattr(type(BACKEND), "_run", boom)
+    again, again_emb = transcribe_with_embedding(
+        path, cache_dir=tmp_path / "midi", embedding_cache=tmp_path / "emb"
+    )
+    assert again.cached
+    np.testing.assert_array_equal(again.notes, reference.notes)
+    np.testing.assert_array_equal(again_emb, emb)
+    assert transcribe(path, backend="transkun", cache_dir=tmp_path / "midi").cached
 
 
 def test_embed_is_deterministic_and_gain_invariant_and_tells_clips_apart(

@@ -35,7 +35,7 @@ Dynamics as a level must come from elsewhere: the fixed-reference mel
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -44,10 +44,14 @@ from pianoeval._typing import FloatArray, PathLike
 from pianoeval.encoders.base import FrozenEncoder, validate_embedding
 from pianoeval.errors import ParameterError
 from pianoeval.symbolic.transcribe.base import BackendOutput
+
+if TYPE_CHECKING:
+    from pianoeval.symbolic.transcribe import Transcription
 from pianoeval.symbolic.transcribe.transkun import (
     BACKEND,
     CONTEXT_DIM,
     CONTEXT_SYMBOLS,
+    context_sink,
 )
 
 __all__ = [
@@ -57,6 +61,7 @@ __all__ = [
     "TranskunEncoder",
     "transcribe_and_embed",
     "transcribe_and_embed_file",
+    "transcribe_with_embedding",
 ]
 
 #: Bump when the same audio and settings could give another vector.
@@ -188,6 +193,99 @@ def transcribe_and_embed_file(
     return transcribe_and_embed(y, sr, pooling=pooling, threads=threads, **options)
 
 
+def transcribe_with_embedding(
+    path: PathLike,
+    *,
+    cache_dir: PathLike | None = None,
+    embedding_cache: bool | PathLike = True,
+    pooling: str = "mean_std",
+    threads: int | None = None,
+    **options: Any,
+) -> tuple[Transcription, FloatArray]:
+    """Transcribe an audio file and embed it through both caches, with one transkun pass.
+
+    :func:`pianoeval.symbolic.transcribe.transcribe` runs as usual (its cache, its MIDI
+    file, its warnings) with :func:`~pianoeval.symbolic.transcribe.transkun.context_sink`
+    set, so a transcription that runs the model also pools its context. The embedding is
+    stored under the key :func:`pianoeval.encoders.embed_segments` uses for the whole file
+    (``t0 = t1 = None``), so later calls and ``embed_segments`` hit. When the transcription
+    comes from its cache and the embedding does not, the file is embedded (one more pass).
+
+    Parameters
+    ----------
+    path : path-like
+        An audio file :func:`pianoeval.audio.load_audio` reads.
+    cache_dir : path-like, optional
+        The transcription cache (default: ``transcribe()``'s).
+    embedding_cache : bool or path-like
+        True: the default embedding cache; a path: that folder; False: none.
+    pooling : {"mean_std", "pitch_mean"}
+    threads : int, optional
+    **options
+        transkun backend settings.
+
+    Returns
+    -------
+    transcription : Transcription
+    embedding : np.ndarray [float32], shape=(POOLINGS[pooling],)
+    """
+    import time
+
+    from pianoeval._cache import check_cache_dir
+    from pianoeval.encoders.cache import EmbeddingCache, default_cache_dir, embedding_key
+    from pianoeval.symbolic.transcribe import transcribe
+    from pianoeval.symbolic.transcribe.cache import audio_sha256
+
+    encoder = TranskunEncoder(pooling=pooling, threads=threads, **options)
+    store: EmbeddingCache | None = None
+    key = ""
+    hit: FloatArray | None = None
+    if embedding_cache is not False:
+        folder = default_cache_dir() if embedding_cache is True else embedding_cache
+        store = EmbeddingCache(check_cache_dir(folder))
+        from pianoeval.audio import audio_info
+
+        audio_info(path)  # AudioError naming the file before hashing it
+        key = embedding_key(
+            audio_sha256=audio_sha256(path),
+            t0=None,
+            t1=None,
+            encoder=encoder.name,
+            version=encoder.version,
+            settings=encoder.settings(),
+        )
+        hit = store.get(key)
+    pooler = ContextPooler(pooling)
+    start = time.perf_counter()
+    with context_sink(pooler if hit is None else None):
+        result = transcribe(
+            path, backend="transkun", cache_dir=cache_dir, threads=threads, **encoder.options
+        )
+    if hit is not None:
+        return result, hit
+    if result.cached:  # no model ran: embed the file (the same reading as transcribe's)
+        embedding = encoder.embed_file(path)
+    else:
+        embedding = validate_embedding(pooler.result(), encoder=encoder.name, dim=encoder.dim)
+    if store is not None:
+        store.put(
+            key,
+            embedding,
+            {
+                "encoder": encoder.name,
+                "version": encoder.version,
+                "settings": encoder.settings(),
+                "audio_path": str(path),
+                "t0": None,
+                "t1": None,
+                "elapsed_sec": time.perf_counter() - start,
+                "one_pass": not result.cached,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            },
+        )
+    return result, embedding
+
+
 class TranskunEncoder(FrozenEncoder):
     """transkun's backbone context, pooled (module docstring); the ``"transkun"`` encoder.
 
@@ -228,6 +326,21 @@ class TranskunEncoder(FrozenEncoder):
 
     def _embed(self, y: FloatArray, sr: int) -> FloatArray:
         return self.transcribe_and_embed(y, sr)[1]
+
+    def embed_file(
+        self, path: PathLike, *, t0: float | None = None, t1: float | None = None
+    ) -> FloatArray:
+        """Embed an audio file, or its span ``[t0, t1]`` in seconds, as it is transcribed.
+
+        Unlike the generic :meth:`FrozenEncoder.embed_file` (mono, read at :attr:`sr`), the
+        file is read as :func:`pianoeval.symbolic.transcribe.transcribe` reads it (its own
+        rate, every channel), so the cached vector is the one a one-pass
+        :func:`transcribe_and_embed_file` of the same file gives.
+        """
+        _, embedding = transcribe_and_embed_file(
+            path, t0=t0, t1=t1, pooling=self.pooling, threads=self.threads, **self.options
+        )
+        return validate_embedding(embedding, encoder=self.name, dim=self.dim)
 
     def transcribe_and_embed(self, y: npt.ArrayLike, sr: int) -> tuple[BackendOutput, FloatArray]:
         """:func:`transcribe_and_embed` with this encoder's pooling and settings.

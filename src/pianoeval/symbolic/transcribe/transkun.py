@@ -68,6 +68,7 @@ __all__ = [
     "SEGMENT_SEC",
     "ContextSink",
     "TranskunBackend",
+    "context_sink",
     "load_model",
     "transcribe_chunks",
 ]
@@ -88,6 +89,29 @@ ContextSink = Callable[[Any], None]
 #: The sink of the transcription running in this context (set by
 #: :meth:`TranskunBackend.transcribe_array_with_context`).
 _CONTEXT_SINK: ContextVar[ContextSink | None] = ContextVar("transkun_context_sink", default=None)
+
+
+@contextlib.contextmanager
+def context_sink(sink: ContextSink | None) -> Iterator[None]:
+    """Pass the backbone's context of every transkun transcription run in the block to ``sink``.
+
+    Works through any caller, :func:`pianoeval.symbolic.transcribe.transcribe` included
+    (a cache hit runs no model and so calls nothing). The sink gets what ``on_context`` of
+    :func:`transcribe_chunks` gets. None: no sink inside the block.
+
+    Examples
+    --------
+    >>> with context_sink(print):
+    ...     _CONTEXT_SINK.get() is print
+    True
+    >>> _CONTEXT_SINK.get() is None
+    True
+    """
+    token = _CONTEXT_SINK.set(sink)
+    try:
+        yield
+    finally:
+        _CONTEXT_SINK.reset(token)
 
 
 @functools.lru_cache(maxsize=4)
@@ -503,11 +527,8 @@ class TranskunBackend(TranscriptionBackend):
         -------
         BackendOutput
         """
-        token = _CONTEXT_SINK.set(on_context)
-        try:
+        with context_sink(on_context):
             return self.transcribe_array(y, sr, threads=threads, **options)
-        finally:
-            _CONTEXT_SINK.reset(token)
 
 
 @contextlib.contextmanager
