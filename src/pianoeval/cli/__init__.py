@@ -17,7 +17,19 @@ import typer
 from typer.core import TyperGroup
 
 from pianoeval._version import __version__
-from pianoeval.cli import analyze, audio, data, dims, example, licences, manifest, rater, render
+from pianoeval.cli import (
+    analyze,
+    audio,
+    data,
+    dims,
+    embed,
+    example,
+    licences,
+    manifest,
+    rater,
+    render,
+    train,
+)
 from pianoeval.errors import ParameterError, PianoEvalError
 
 #: Exit codes: a bad input, and a usage error (bad option or argument value).
@@ -60,6 +72,9 @@ app.command("licences")(licences.licences)
 app.command("render")(render.render)
 app.command("analyze")(analyze.analyze)
 app.add_typer(rater.app, name="rater")
+app.command("embed")(embed.embed)
+app.command("train")(train.train)
+app.command("cv")(train.cv)
 
 
 def _version(value: bool) -> None:
