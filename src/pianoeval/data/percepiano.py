@@ -131,6 +131,16 @@ def parse_name(name: str) -> PercePianoName:
     )
 
 
+def percepiano_midi_paths(root: PathLike) -> dict[str, Path]:
+    """Map each segment id to its MIDI file under ``<root>/percepiano/midi``.
+
+    Go through this rather than ``f"{id}.mid"``: some released file names carry a stray
+    leading space, which :func:`parse_name` strips.
+    """
+    midi_dir = Path(root) / DATASET / "midi"
+    return {parse_name(p.name).name: p for p in sorted(midi_dir.glob("*.mid"))}
+
+
 def percepiano_score_paths(
     data_root: PathLike | None = None, *, source: str = "midi"
 ) -> dict[str, Path]:

@@ -56,6 +56,7 @@ def percepiano_table(
         DATASET,
         load_released_labels,
         parse_name,
+        percepiano_midi_paths,
         percepiano_score_paths,
     )
     from pianoeval.data.root import find_data_root
@@ -64,7 +65,7 @@ def percepiano_table(
 
     root = find_data_root(data_root, dataset=DATASET)
     means, _ = load_released_labels(root)
-    midis = {parse_name(p.name).name: p for p in (root / DATASET / "midi").glob("*.mid")}
+    midis = percepiano_midi_paths(root)
     ids = sorted(k for k in (means if ids is None else ids) if k in midis and k in means)
     scores = percepiano_score_paths(root)
     perf_paths = [midis[i] for i in ids]
