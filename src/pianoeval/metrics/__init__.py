@@ -11,7 +11,9 @@ from __future__ import annotations
 from pianoeval.metrics.grouped import GroupedCorrelation, within_group_spearman
 from pianoeval.metrics.regression import (
     DEFAULT_MIN_DIFF,
+    BootstrapCI,
     PairwiseResult,
+    bootstrap_r2,
     mae_per_dim,
     mean_r2,
     pairwise_accuracy,
@@ -24,8 +26,10 @@ from pianoeval.metrics.regression import (
 
 __all__ = [
     "DEFAULT_MIN_DIFF",
+    "BootstrapCI",
     "GroupedCorrelation",
     "PairwiseResult",
+    "bootstrap_r2",
     "mae_per_dim",
     "mean_r2",
     "pairwise_accuracy",
