@@ -54,11 +54,13 @@ from pianoeval.rater.result import (
 )
 
 if TYPE_CHECKING:
+    from pianoeval.model.audio import AudioRater
     from pianoeval.model.symbolic import SymbolicRater
     from pianoeval.symbolic.midi import PerformanceMidi
 
 __all__ = [
     "AUDIO_CAUTION",
+    "AUDIO_RATER_CAUTION",
     "SUMMARY",
     "check_ratable",
     "evaluate",
@@ -72,6 +74,14 @@ AUDIO_CAUTION = (
     "and transcribed velocities and pedal differ from it (on rendered test audio its mean "
     "R2 fell from 0.52 with the true MIDI to below 0 with transkun's transcriptions; see "
     "docs/benchmarks.md#first-rater). The timing and pace features are reliable."
+)
+
+#: Said with ratings by the audio rater until its targets hold on held-out pianos (a
+#: bundle's ``caution`` metadata replaces it with the figures it was measured at).
+AUDIO_RATER_CAUTION = (
+    "scores of recordings come from the audio rater, trained on rendered pianos: check "
+    "docs/benchmarks.md#audio-rater for how well it agrees with listeners on a piano it "
+    "never heard, and treat a single score as approximate."
 )
 
 #: The features the summary shows: (column, label, format, needs a score). A column that
@@ -162,18 +172,24 @@ def _summary(features: Mapping[str, float], *, score_used: bool) -> list[Summary
 
 
 def _load_input(
-    source: PerformanceMidi | PathLike, *, backend: str
-) -> tuple[PerformanceMidi, InputInfo, list[str]]:
-    """Read (or transcribe) the input; also return the pianoeval warnings it gave."""
+    source: PerformanceMidi | PathLike, *, backend: str, vectors: bool = False
+) -> tuple[PerformanceMidi, InputInfo, list[str], dict[str, float] | None]:
+    """Read (or transcribe) the input; also return the pianoeval warnings it gave.
+
+    With ``vectors``, audio is transcribed by transkun through
+    :func:`pianoeval.rater.audio.audio_inputs`, which also returns the pooled vectors of
+    the same pass (the audio rater's inputs); None for MIDI.
+    """
     from pianoeval.symbolic.midi import PerformanceMidi
 
+    emb: dict[str, float] | None = None
     if isinstance(source, PerformanceMidi):
         perf, tinfo, duration, path = source, None, source.end_sec, source.path
         notes: list[str] = []
     else:
         path = os.fspath(source)
         with _collect_warnings() as notes:
-            perf, tinfo, duration = _read(path, backend=backend)
+            perf, tinfo, duration, emb = _read(path, backend=backend, vectors=vectors)
     what = f"transcription ({backend}) found " if tinfo is not None else "found "
     check_ratable(perf, path=path, what=what)
     info = InputInfo(
@@ -184,26 +200,33 @@ def _load_input(
         music_sec=round(music_span_sec(perf), 3),
         transcription=tinfo,
     )
-    return perf, info, notes
+    return perf, info, notes, emb
 
 
-def _read(path: str, *, backend: str) -> tuple[PerformanceMidi, TranscriptionInfo | None, float]:
+def _read(
+    path: str, *, backend: str, vectors: bool = False
+) -> tuple[PerformanceMidi, TranscriptionInfo | None, float, dict[str, float] | None]:
     """MIDI by its suffix, anything else as audio (transcribed); its length in seconds."""
     from pianoeval.symbolic.midi import load_midi
 
     if Path(path).suffix.lower() in MIDI_SUFFIXES:
         perf = load_midi(path, require_notes=False)
-        return perf, None, perf.end_sec
+        return perf, None, perf.end_sec, None
+    from pianoeval.rater.audio import audio_inputs
     from pianoeval.symbolic.transcribe import transcribe
 
+    emb: dict[str, float] | None = None
     with warnings.catch_warnings():
         # "found no notes": check_ratable says it, with what a rating needs
         warnings.filterwarnings("ignore", message=r".* found no notes in ")
-        t = transcribe(path, backend=backend)
+        if vectors and backend == "transkun":
+            t, emb = audio_inputs(path)
+        else:
+            t = transcribe(path, backend=backend)
     info = TranscriptionInfo(
         backend=t.backend, cached=t.cached, elapsed_sec=round(t.elapsed_sec, 3)
     )
-    return t.performance, info, t.audio_sec
+    return t.performance, info, t.audio_sec, emb
 
 
 @contextmanager
@@ -263,6 +286,8 @@ def evaluate(
     score: PerformanceMidi | PathLike | None = None,
     rater: SymbolicRater | None = None,
     backend: str = "transkun",
+    audio_rater: AudioRater | None = None,
+    use_audio_rater: bool = True,
 ) -> Rating:
     """Rate one performance.
 
@@ -277,6 +302,13 @@ def evaluate(
         Default: :func:`pianoeval.rater.default_rater` (load it once for many calls).
     backend : str
         Transcription backend for audio inputs.
+    audio_rater : AudioRater, optional
+        Rates audio inputs (default: :func:`pianoeval.rater.audio.default_audio_rater`,
+        when installed). It needs transkun's pooled context, so it is used only with the
+        ``transkun`` backend; otherwise audio is transcribed and rated by ``rater``.
+    use_audio_rater : bool
+        False rates audio with the MIDI rater on its transcription (the pre-audio-rater
+        path, for comparison).
 
     Returns
     -------
@@ -303,7 +335,8 @@ def evaluate(
 
     check_cache_dir()  # a bad PIANOEVAL_CACHE is found before a transcription, not after
     rater = rater if rater is not None else default_rater()
-    perf, info, notes = _load_input(source, backend=backend)
+    audio = _audio_rater(source, audio_rater, backend=backend, enabled=use_audio_rater)
+    perf, info, notes, emb = _load_input(source, backend=backend, vectors=audio is not None)
     notes += _duration_warnings(info.music_sec)
     feats: dict[str, float] | None = None
     use: ScoreUse | None = None
@@ -314,17 +347,26 @@ def evaluate(
     if feats is None:
         feats = rater_features(perf)
     tax = get_taxonomy(rater.metadata.get("taxonomy", "percepiano19"))
-    values = rater.predict(feats)
+    model_id = str(rater.metadata.get("model_id", "unknown"))
+    caution = AUDIO_CAUTION if info.kind == "audio" else None
+    if audio is not None and emb is not None:
+        values = audio.predict({**feats, **emb})
+        dim_names = audio.dims
+        model_id = audio.model_id
+        caution = str(audio.metadata.get("caution", AUDIO_RATER_CAUTION))
+    else:
+        values = rater.predict(feats)
+        dim_names = rater.dims
     dims = {d.name: d for d in tax}
     scores = [
         DimensionScore(
             name=name, value=round(float(v), 4), low=dims[name].low, high=dims[name].high
         )
-        for name, v in zip(rater.dims, values, strict=True)
+        for name, v in zip(dim_names, values, strict=True)
     ]
     return Rating(
         pianoeval_version=__version__,
-        model_id=str(rater.metadata.get("model_id", "unknown")),
+        model_id=model_id,
         taxonomy=tax.name,
         taxonomy_version=tax.version,
         input=info,
@@ -333,8 +375,25 @@ def evaluate(
         summary=_summary(feats, score_used=use is not None and use.used),
         features={k: round(float(v), 6) for k, v in feats.items()},
         warnings=notes,
-        caution=AUDIO_CAUTION if info.kind == "audio" else None,
+        caution=caution,
     )
+
+
+def _audio_rater(
+    source: PerformanceMidi | PathLike, given: AudioRater | None, *, backend: str, enabled: bool
+) -> AudioRater | None:
+    """Pick the audio rater for ``source``: None for MIDI, other backends or when disabled."""
+    from pianoeval.symbolic.midi import PerformanceMidi
+
+    if not enabled or backend != "transkun" or isinstance(source, PerformanceMidi):
+        return None
+    if Path(os.fspath(source)).suffix.lower() in MIDI_SUFFIXES:
+        return None
+    if given is not None:
+        return given
+    from pianoeval.rater.audio import default_audio_rater
+
+    return default_audio_rater()
 
 
 def evaluate_many(
@@ -344,6 +403,8 @@ def evaluate_many(
     rater: SymbolicRater | None = None,
     backend: str = "transkun",
     on_result: Callable[[Rating | FailedInput], None] | None = None,
+    audio_rater: AudioRater | None = None,
+    use_audio_rater: bool = True,
 ) -> AnalysisReport:
     """Rate every input that can be rated; report each one that cannot.
 
@@ -357,6 +418,8 @@ def evaluate_many(
     backend : str
     on_result : callable, optional
         Called with each :class:`Rating` or :class:`FailedInput` as soon as it is ready.
+    audio_rater, use_audio_rater
+        As in :func:`evaluate`.
 
     Returns
     -------
@@ -375,7 +438,14 @@ def evaluate_many(
     for src in sources:
         item: Rating | FailedInput
         try:
-            item = evaluate(src, score=sc, rater=rater, backend=backend)
+            item = evaluate(
+                src,
+                score=sc,
+                rater=rater,
+                backend=backend,
+                audio_rater=audio_rater,
+                use_audio_rater=use_audio_rater,
+            )
         except FileProblemError as e:
             item = FailedInput(path=os.fspath(src), error=str(e))
         except PianoEvalError as e:
