@@ -37,7 +37,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -121,14 +120,19 @@ def run_split(
                 tests.append(baseline(variant, y, tr, test))
             continue
         x_tr = stack(tables, train_conds, train)
+        if x_tr.empty:
+            continue
         x_in, proj = variant_inputs(variant, x_tr)
         model = AudioRater(projections=proj, dims=list(y.columns), **rater_kwargs)
         model.fit(x_in, y.loc[x_tr.index])
         cols = list(x_in.columns)
         if val:
-            oof.append(pd.DataFrame(model.predict(scored.loc[val, cols]), index=val, columns=y.columns))
+            oof.append(
+                pd.DataFrame(model.predict(scored.loc[val, cols]), index=val, columns=y.columns)
+            )
         if test:
-            tests.append(pd.DataFrame(model.predict(scored.loc[test, cols]), index=test, columns=y.columns))  # fmt: skip
+            pred = model.predict(scored.loc[test, cols])
+            tests.append(pd.DataFrame(pred, index=test, columns=y.columns))
     oof_df = pd.concat(oof) if oof else pd.DataFrame(columns=y.columns)
     test_df = sum(tests[1:], tests[0]) / len(tests) if tests else pd.DataFrame(columns=y.columns)
     return oof_df, test_df
@@ -138,11 +142,17 @@ def scored_figures(y: pd.DataFrame, pred: pd.DataFrame, *, ci: bool) -> dict[str
     out = figures(y, pred, pairwise=True)
     if ci and len(pred) > 10:
         ref = y.loc[pred.index]
-        b = bootstrap_r2(ref.to_numpy(), pred[ref.columns].to_numpy(),
-                         [parse_name(i).excerpt for i in pred.index], n_boot=1000)  # fmt: skip
+        b = bootstrap_r2(
+            ref.to_numpy(),
+            pred[ref.columns].to_numpy(),
+            [parse_name(i).excerpt for i in pred.index],
+            n_boot=1000,
+        )
         out["mean_r2_ci95"] = [round(b.mean_low, 4), round(b.mean_high, 4)]
-        out["r2_ci95"] = {d: [round(float(lo), 4), round(float(hi), 4)]
-                          for d, lo, hi in zip(ref.columns, b.low, b.high, strict=True)}  # fmt: skip
+        out["r2_ci95"] = {
+            d: [round(float(lo), 4), round(float(hi), 4)]
+            for d, lo, hi in zip(ref.columns, b.low, b.high, strict=True)
+        }
     return out
 
 
@@ -151,11 +161,20 @@ def main() -> None:
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--conditions", nargs="*", default=list(CLEAN))
-    ap.add_argument("--augmented", nargs="*", default=["+recording"],
-                    help="suffixes of augmented conditions scored like their clean renderer")  # fmt: skip
+    ap.add_argument(
+        "--augmented",
+        nargs="*",
+        default=["+recording"],
+        help="suffixes of augmented conditions scored like their clean renderer",
+    )
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS))
     ap.add_argument("--splits", nargs="*", default=["excerpt", "performer"])
     ap.add_argument("--with-score", action="store_true", help="also rate audio with the score")
+    ap.add_argument(
+        "--seen-renderer",
+        action="store_true",
+        help="also train and score on the same renderer (reference rows)",
+    )
     ap.add_argument("--rounds", type=int, default=None, help="override tree rounds (quick runs)")
     ap.add_argument("--name", default="audio_rater")
     args = ap.parse_args()
@@ -170,8 +189,10 @@ def main() -> None:
     corpora = {c: load_condition(c) for c in args.conditions if (CORPUS_DIR / f"{c}.npz").is_file()}
     aug = {
         f"{c}{s}": load_condition(f"{c}{s}")
-        for c in corpora for s in args.augmented if (CORPUS_DIR / f"{c}{s}.npz").is_file()
-    }  # fmt: skip
+        for c in corpora
+        for s in args.augmented
+        if (CORPUS_DIR / f"{c}{s}.npz").is_file()
+    }
     score_modes = [False, True] if args.with_score else [False]
     tables: dict[bool, dict[str, pd.DataFrame]] = {}
     for ws in score_modes:
@@ -197,6 +218,8 @@ def main() -> None:
                     runs = [(variant, "midi", [])]
                 else:
                     for h in corpora:
+                        if args.seen_renderer:
+                            runs.append((f"seen/{h}", h, [h]))
                         others = [c for c in full if c != h]
                         if others:
                             runs.append((f"heldout/{h}", h, others))
@@ -205,8 +228,15 @@ def main() -> None:
                                     runs.append((f"heldout/{h}{s}", f"{h}{s}", others))
                 for label, h, train_conds in runs:
                     t = time.perf_counter()
-                    oof, test = run_split(split, y, variant, tables=tab, heldout=h,
-                                          train_conds=train_conds, rater_kwargs=rater_kwargs)  # fmt: skip
+                    oof, test = run_split(
+                        split,
+                        y,
+                        variant,
+                        tables=tab,
+                        heldout=h,
+                        train_conds=train_conds,
+                        rater_kwargs=rater_kwargs,
+                    )
                     key = f"{split_name}/{'score' if ws else 'no_score'}/{variant}/{label}"
                     results[key] = {
                         "cv": scored_figures(y, oof, ci=False) if len(oof) else {},
@@ -215,9 +245,15 @@ def main() -> None:
                         "seconds": round(time.perf_counter() - t, 1),
                     }
                     r = results[key]
-                    print(key, "cv", round(r["cv"].get("mean_r2", float("nan")), 4), "test",
-                          round(r["test"].get("mean_r2", float("nan")), 4), f"{r['seconds']} s",
-                          flush=True)  # fmt: skip
+                    print(
+                        key,
+                        "cv",
+                        round(r["cv"].get("mean_r2", float("nan")), 4),
+                        "test",
+                        round(r["test"].get("mean_r2", float("nan")), 4),
+                        f"{r['seconds']} s",
+                        flush=True,
+                    )
 
     payload = {
         "config": {
@@ -248,7 +284,9 @@ def markdown(payload: dict[str, Any]) -> str:
 
     def cell(r: dict[str, Any] | None, part: str, field: str = "mean_r2") -> str:
         v = (r or {}).get(part, {}).get(field)
-        return "" if v is None else f"{v:.3f}" if field != "pairwise_accuracy" else f"{100 * v:.1f} %"
+        return (
+            "" if v is None else f"{v:.3f}" if field != "pairwise_accuracy" else f"{100 * v:.1f} %"
+        )
 
     lines = [
         "| input | row | trained on | excerpt CV | excerpt test | performer CV | performer test "
