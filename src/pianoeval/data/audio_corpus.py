@@ -100,6 +100,7 @@ CONDITIONS: dict[str, Condition] = {
         Condition("fluidr3_gm", "fluidr3_gm", description="FluidR3_GM grand piano, dry"),
         Condition("musescore_general", "musescore_general", description="MuseScore General, dry"),
         Condition("timgm6mb", "timgm6mb", description="TimGM6mb piano (small GM set), dry"),
+        Condition("csound_gm", "csound_gm", description="csound's GM bank piano, dry"),
         Condition(
             "fluidr3_gm+recording",
             "fluidr3_gm",

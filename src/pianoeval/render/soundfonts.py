@@ -26,6 +26,8 @@ from pianoeval.errors import BackendUnavailableError, ParameterError
 #: Mean loudness the calibrated gains aim at (over 50 PercePiano renders), in LUFS. Chosen
 #: for headroom: at 0 dB the loudest of all 1202 PercePiano renders peaks at -16.9 dBFS
 #: with each of the three SoundFonts, so a gain up to 15.9 dB keeps 1 dB below full scale.
+#: csound_gm, added later, peaks at -13.05 dBFS at 0 dB (Beethoven_WoO80_var6_8bars_Score2_5),
+#: so its gain of 12.67 dB keeps only 0.38 dB below full scale (no file clips).
 TARGET_LOUDNESS_LUFS = -31.0
 
 # Calibrated gains, in dB on top of FluidSynth's synth.gain 0.2 (the settings of .synth).
@@ -39,6 +41,12 @@ TARGET_LOUDNESS_LUFS = -31.0
 _GAIN_FLUIDR3_GM_DB = 15.71
 _GAIN_MUSESCORE_GENERAL_DB = 15.36
 _GAIN_TIMGM6MB_DB = 15.23
+# csound_gm, calibrated later the same way (2026-12-03, FluidSynth 2.3.1, 22050 Hz, the same 50
+# files; FluidR3_GM re-measured alongside at -46.71, unchanged): mean at 0 dB -43.67 LUFS
+# (std 5.79 LU). Over all 1202 files at the calibrated gains: mean -31.13 LUFS (FluidR3_GM
+# -31.20), per-file difference from FluidR3_GM 0.06 +- 1.79 LU (range -5.0 to +5.4), loudest
+# peak -0.38 dBFS (3 files above -1 dBFS, none clipped).
+_GAIN_CSOUND_GM_DB = 12.67
 
 SOUNDFONT_SUFFIXES = (".sf2", ".sf3")
 
@@ -126,6 +134,19 @@ SOUNDFONTS.register(
     ),
 )
 
+SOUNDFONTS.register(
+    "csound_gm",
+    SoundFont(
+        "csound_gm",
+        Path("/usr/share/sounds/sf2/sf_GMbank.sf2"),
+        _GAIN_CSOUND_GM_DB,
+        "csound-soundfont",
+        "csound's GM bank (sf_GMbank.sf2, 4 MB, EMU8000-era), preset 0 'Piano 1': 10 short "
+        "looped 44.1 kHz piano samples, filter-enveloped, darker than the others; "
+        "public domain",
+    ),
+)
+
 #: The SoundFont rendering uses unless told otherwise.
 DEFAULT_SOUNDFONT = "fluidr3_gm"
 
@@ -137,8 +158,8 @@ def get_soundfont(spec: str | PathLike | SoundFont) -> SoundFont:
     ----------
     spec : str, path-like or SoundFont
         A key of :data:`SOUNDFONTS` (``"fluidr3_gm"``, ``"musescore_general"``,
-        ``"timgm6mb"``), a path to a ``.sf2``/``.sf3`` file (rendered at FluidR3_GM's gain,
-        uncalibrated), or a SoundFont (returned as it is).
+        ``"timgm6mb"``, ``"csound_gm"``), a path to a ``.sf2``/``.sf3`` file (rendered at
+        FluidR3_GM's gain, uncalibrated), or a SoundFont (returned as it is).
 
     Returns
     -------
