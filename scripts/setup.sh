@@ -14,7 +14,8 @@ EXTRAS="${PIANOEVAL_EXTRAS:-dev,plot,train,data,render,symbolic,transcribe}"
 # `transcribe` extra of pyproject.toml.
 NO_DEPS_PACKAGES=("transkun==2.0.1" "basic-pitch==0.4.0")
 # Debian packages the project needs at run time (rendering, browser tests, ...).
-APT_PACKAGES=(fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont)
+APT_PACKAGES=(fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont
+  csound-soundfont)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
