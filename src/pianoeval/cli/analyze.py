@@ -34,9 +34,25 @@ def analyze(
     backend: Annotated[
         str, typer.Option("--backend", help="Transcription backend for audio inputs.")
     ] = "transkun",
+    audio_rater: Annotated[
+        Path | None,
+        typer.Option(
+            "--audio-rater",
+            help="Audio rater bundle for recordings (default: the shipped one), e.g. a "
+            "held-out build from `pianoeval rater build-audio --holdout`.",
+        ),
+    ] = None,
+    midi_rater_for_audio: Annotated[
+        bool,
+        typer.Option(
+            "--midi-rater-for-audio",
+            help="Rate recordings with the MIDI rater on their transcription (the path "
+            "before the audio rater; for comparison).",
+        ),
+    ] = False,
     fmt: Annotated[OutputFormat, FormatOption] = OutputFormat.table,
 ) -> None:
-    """Rate performances: the first rater's 19 PercePiano scores and a feature summary."""
+    """Rate performances: 19 PercePiano scores and a feature summary (MIDI or recordings)."""
     from pianoeval._paths import expand_inputs
     from pianoeval.constants import AUDIO_SUFFIXES, MIDI_SUFFIXES
     from pianoeval.rater import FailedInput, evaluate_many
@@ -65,7 +81,26 @@ def analyze(
         elif fmt is OutputFormat.table:
             _print_rating(item)
 
-    report = evaluate_many(files, score=score, backend=backend, on_result=show)
+    audio = None
+    if audio_rater is not None:
+        from pianoeval._paths import check_input_file
+        from pianoeval.model.audio import AudioRater, is_audio_bundle
+
+        if not audio_rater.is_dir() or not is_audio_bundle(audio_rater):
+            raise typer.BadParameter(
+                f"{audio_rater}: not an audio rater bundle (no audio_rater.json)",
+                param_hint="--audio-rater",
+            )
+        check_input_file(audio_rater / "audio_rater.json")
+        audio = AudioRater.load(audio_rater)
+    report = evaluate_many(
+        files,
+        score=score,
+        backend=backend,
+        on_result=show,
+        audio_rater=audio,
+        use_audio_rater=not midi_rater_for_audio,
+    )
     if fmt is OutputFormat.json:
         echo_json(report.model_dump(mode="json"))
     if report.failures or problems:
