@@ -4,7 +4,8 @@
 returns a typed, versioned :class:`Rating`; :func:`evaluate_many` rates a batch and reports
 the inputs it cannot rate. :func:`default_rater` loads the rater shipped with the package
 (:class:`~pianoeval.model.symbolic.SymbolicRater`: per dimension, a blend of two LightGBM
-models and a ridge regression on symbolic performance features).
+models and a ridge regression on symbolic performance features); :func:`load_rater` loads
+any bundle, symbolic or neural (:class:`NeuralRater`).
 
 Training and cross-validation live in :mod:`pianoeval.train`; the PercePiano tables in
 :mod:`pianoeval.data.percepiano_table`.
@@ -21,8 +22,9 @@ Examples
 from __future__ import annotations
 
 from pianoeval.model.symbolic import SymbolicRater
-from pianoeval.rater.bundle import DEFAULT_DIR, default_rater, load_rater
+from pianoeval.rater.bundle import DEFAULT_DIR, AnyRater, default_rater, load_rater
 from pianoeval.rater.evaluate import AUDIO_CAUTION, evaluate, evaluate_many
+from pianoeval.rater.neural_bundle import NeuralRater, is_neural_bundle, load_neural_rater
 from pianoeval.rater.result import (
     RESULT_SCHEMA_VERSION,
     AnalysisReport,
@@ -40,9 +42,11 @@ __all__ = [
     "DEFAULT_DIR",
     "RESULT_SCHEMA_VERSION",
     "AnalysisReport",
+    "AnyRater",
     "DimensionScore",
     "FailedInput",
     "InputInfo",
+    "NeuralRater",
     "Rating",
     "ScoreUse",
     "SummaryItem",
@@ -50,6 +54,8 @@ __all__ = [
     "default_rater",
     "evaluate",
     "evaluate_many",
+    "is_neural_bundle",
+    "load_neural_rater",
     "load_rater",
     "rater_features",
 ]

@@ -2,26 +2,39 @@
 
 A rater bundle is a directory written by :meth:`pianoeval.model.symbolic.SymbolicRater.save`
 (``rater.json`` with dimensions, feature columns, training data, licences and benchmark
-figures, checksummed model files; nothing pickled). The default one ships inside the
-package and is rebuilt with ``pianoeval rater build``.
+figures, checksummed model files; nothing pickled), or a neural bundle written by
+:func:`pianoeval.rater.neural_bundle.save_neural_rater`; :func:`load_rater` reads either.
+The default one ships inside the package and is rebuilt with ``pianoeval rater build``.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeAlias
 
 from pianoeval.errors import SchemaError
 from pianoeval.model.symbolic import SymbolicRater
+from pianoeval.rater.neural_bundle import NeuralRater, is_neural_bundle, load_neural_rater
 
-__all__ = ["DEFAULT_DIR", "default_rater", "load_rater"]
+__all__ = ["DEFAULT_DIR", "AnyRater", "default_rater", "load_rater"]
+
+#: What :func:`load_rater` returns: a symbolic rater, or a neural one for a neural bundle.
+AnyRater: TypeAlias = SymbolicRater | NeuralRater
 
 #: The shipped rater's bundle.
 DEFAULT_DIR = Path(__file__).resolve().parent / "weights" / "symbolic_v1"
 
 
-def load_rater(path: Path | str) -> SymbolicRater:
-    """Load a rater bundle (checksums verified); see :meth:`SymbolicRater.load`."""
+def load_rater(path: Path | str) -> AnyRater:
+    """Load a rater bundle (checksums verified), whichever kind it is.
+
+    A neural bundle (:func:`~pianoeval.rater.neural_bundle.is_neural_bundle`) is read by
+    :func:`~pianoeval.rater.neural_bundle.load_neural_rater`; anything else by
+    :meth:`SymbolicRater.load`.
+    """
+    if is_neural_bundle(path):
+        return load_neural_rater(path)
     return SymbolicRater.load(path)
 
 

@@ -8,8 +8,9 @@ predicts the validation and test rows, as the first-rater benchmark does.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,13 @@ if TYPE_CHECKING:
 
     from pianoeval.data.splits import Split
 
-__all__ = ["CrossValidation", "cross_validate", "train_default_rater"]
+__all__ = [
+    "CrossValidation",
+    "cross_validate",
+    "holdout_text",
+    "ids_sha256",
+    "train_default_rater",
+]
 
 
 def train_default_rater(
@@ -35,6 +42,7 @@ def train_default_rater(
     jobs: int | None = 2,
     cache: bool | PathLike = True,
     progress: bool = True,
+    holdout: str | None = None,
     **rater_kwargs: Any,
 ) -> SymbolicRater:
     """Train the default rater on every labelled PercePiano segment and save it.
@@ -50,6 +58,13 @@ def train_default_rater(
         Figures to record in ``rater.json`` (the benchmark script passes its summary).
     jobs, cache, progress
         Feature computation (see :func:`percepiano_table`).
+    holdout : {"excerpt", "performer"}, optional
+        Leave that split's test segments out of training (the with-score model and the
+        no-score fallback), so its held-out figures can be checked with anyone's MIDI or
+        audio. Recorded in ``rater.json`` (``training_data.holdout``: split, number of
+        held-out segments, SHA-256 of their sorted ids, and of the training ids) and in the
+        model id (``pianoeval-symbolic-v1-holdout-<split>``). Never save such a build over
+        the shipped rater.
     **rater_kwargs
         Passed to :class:`SymbolicRater`.
 
@@ -61,17 +76,30 @@ def train_default_rater(
     from pianoeval.data.percepiano_table import percepiano_table
     from pianoeval.licences import combine_licences
     from pianoeval.symbolic.rater_inputs import performance_only_columns
+    from pianoeval.train.audio import holdout_ids
 
+    held = set(holdout_ids(holdout))  # validates the name before the long feature pass
     x, y = percepiano_table(data_root, jobs=jobs, cache=cache, progress=progress)
+    if held:
+        keep = [i not in held for i in x.index]
+        x, y = x.loc[keep], y.loc[keep]
     rater = SymbolicRater(**rater_kwargs).fit(x, y, progress="default rater" if progress else False)
-    training = {
+    training: dict[str, Any] = {
         "dataset": "percepiano",
         "n_segments": len(x),
         "labels": "released means (mean rating / 7)",
         "scores": "each excerpt's Score rendition (percepiano/midi/*_Score_*)",
     }
+    if holdout is not None:
+        training["held_out"] = holdout_text(holdout, len(held))
+        training["holdout"] = {
+            "split": holdout,
+            "n_segments": len(held),
+            "ids_sha256": ids_sha256(held),
+            "training_ids_sha256": ids_sha256(x.index),
+        }
     meta = {
-        "model_id": MODEL_ID,
+        "model_id": MODEL_ID if holdout is None else f"{MODEL_ID}-holdout-{holdout}",
         "created": dt.date.today().isoformat(),
         "licences": combine_licences(["MIT"]),
         "benchmark": dict(benchmark) if benchmark is not None else None,
@@ -81,18 +109,37 @@ def train_default_rater(
         x0, _ = percepiano_table(
             data_root, with_scores=False, jobs=jobs, cache=cache, progress=progress
         )
+        if held:
+            x0 = x0.loc[[i not in held for i in x0.index]]
         rater.no_score = SymbolicRater(**rater_kwargs).fit(
             x0[performance_only_columns(x0.columns)],
             y.loc[x0.index],
             progress="no-score fallback" if progress else False,
         )
+        no_score_training = {**training, "scores": "none (performance-only features)"}
+        if holdout is not None:
+            no_score_training["n_segments"] = len(x0)
+            no_score_training["holdout"] = {
+                **training["holdout"],
+                "training_ids_sha256": ids_sha256(x0.index),
+            }
         rater.no_score.metadata = {
             **meta,
-            "model_id": f"{MODEL_ID}-no-score",
-            "training_data": {**training, "scores": "none (performance-only features)"},
+            "model_id": f"{meta['model_id']}-no-score",
+            "training_data": no_score_training,
         }
     rater.save(out_dir)
     return rater
+
+
+def ids_sha256(ids: Iterable[str]) -> str:
+    """SHA-256 (hex) of the sorted segment ids joined by newlines."""
+    return hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
+
+
+def holdout_text(split: str, n_segments: int) -> str:
+    """Say what a holdout build held out: ``performer split test (193 segments)``."""
+    return f"{split} split test ({n_segments} segments)"
 
 
 def _predict_frame(
