@@ -80,3 +80,26 @@ def test_analyze_audio_rater_option(bundle: Path, clip: Path, tmp_path: Path) ->
     res = runner.invoke(app, ["analyze", str(clip), "--audio-rater", str(tmp_path)])
     assert res.exit_code == 2
     assert "not an audio rater bundle" in " ".join(res.output.replace("│", " ").split())
+
+
+def test_load_rater_reads_audio_bundles(bundle: Path) -> None:
+    from pianoeval.rater import load_rater
+
+    assert isinstance(load_rater(bundle), AudioRater)
+
+
+def test_build_audio_refuses_bad_options(tmp_path: Path) -> None:
+    from pianoeval.rater.audio import AUDIO_DIR
+
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["rater", "build-audio", "--condition", "nope", "--out", str(tmp_path)]
+    )
+    assert res.exit_code == 2
+    assert "unknown audio corpus condition" in " ".join(res.output.replace("│", " ").split())
+    res = runner.invoke(
+        app, ["rater", "build-audio", "--holdout", "performer", "--out", str(AUDIO_DIR)]
+    )
+    assert res.exit_code == 2
+    res = runner.invoke(app, ["rater", "build-audio", "--holdout", "nope"])
+    assert res.exit_code == 2

@@ -20,11 +20,14 @@ class HoldoutSplit(StrEnum):
     performer = "performer"
 
 
-def holdout_out_dir(out: Path | None, holdout: str | None) -> Path:
+def holdout_out_dir(
+    out: Path | None, holdout: str | None, *, shipped: Path | None = None, prefix: str = "rater"
+) -> Path:
     """Return where ``rater build`` writes.
 
     ``--out`` if given, else the shipped rater, or for a held-out build
-    ``./rater-holdout-<split>``: a held-out build never replaces the shipped rater.
+    ``./<prefix>-holdout-<split>``: a held-out build never replaces the shipped rater
+    (``shipped``, default the MIDI rater's folder).
 
     Raises
     ------
@@ -33,11 +36,12 @@ def holdout_out_dir(out: Path | None, holdout: str | None) -> Path:
     """
     from pianoeval.rater import DEFAULT_DIR
 
+    shipped = shipped if shipped is not None else DEFAULT_DIR
     if holdout is None:
-        return out or DEFAULT_DIR
+        return out or shipped
     if out is None:
-        return Path(f"rater-holdout-{holdout}")
-    if out.resolve() == DEFAULT_DIR.resolve():
+        return Path(f"{prefix}-holdout-{holdout}")
+    if out.resolve() == shipped.resolve():
         raise typer.BadParameter(
             "a held-out build must not replace the shipped rater; choose another --out",
             param_hint="--out",
@@ -82,3 +86,62 @@ def build(
     typer.echo(f"trained on {len(rater.dims)} dimensions; saved to {where}")
     if split is not None:
         typer.echo(f"held out: {rater.metadata['training_data']['held_out']}")
+
+
+@app.command("build-audio")
+def build_audio(
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Where to write it (default: the shipped audio rater; with --holdout, "
+            "./rater-audio-holdout-<split>).",
+        ),
+    ] = None,
+    data_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-root", help="Datasets folder (default: $PIANOEVAL_DATA, else ../shared/data)."
+        ),
+    ] = None,
+    holdout: Annotated[
+        HoldoutSplit | None,
+        typer.Option(
+            "--holdout",
+            help="Leave this split's test segments out of training (excerpt or performer).",
+        ),
+    ] = None,
+    conditions: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--condition",
+            help="Audio corpus condition to train on (repeat; default: every packed clean "
+            "renderer in benchmarks/data/audio_corpus).",
+        ),
+    ] = None,
+) -> None:
+    """Train the audio rater on the packed audio corpus (PercePiano renders) and save it."""
+    from pianoeval.data import find_data_root
+    from pianoeval.data.audio_corpus import CORPUS_DIR, get_condition
+    from pianoeval.rater.audio import AUDIO_DIR
+    from pianoeval.train.audio import CLEAN_CONDITIONS, train_audio_rater
+
+    split = holdout.value if holdout is not None else None
+    dest = holdout_out_dir(out, split, shipped=AUDIO_DIR, prefix="rater-audio")
+    if conditions:
+        for c in conditions:
+            get_condition(c)  # ParameterError (exit 2) naming the known ones
+    else:
+        conditions = [c for c in CLEAN_CONDITIONS if (CORPUS_DIR / f"{c}.npz").is_file()]
+        if not conditions:
+            raise typer.BadParameter(
+                f"no packed audio corpus in {CORPUS_DIR}; build it (docs/audio-rater.md)",
+                param_hint="--condition",
+            )
+    root = find_data_root(data_root, dataset="percepiano")
+    rater = train_audio_rater(root, dest, conditions=conditions, holdout=split)
+    where = "the package" if out is None and split is None else str(dest)
+    typer.echo(f"trained on {', '.join(conditions)}; saved to {where}")
+    held = rater.metadata["training_data"].get("holdout")
+    if held is not None:
+        typer.echo(f"held out: {held['split']} split test ({held['n_segments']} segments)")

@@ -2,8 +2,9 @@
 
 A rater bundle is a directory written by :meth:`pianoeval.model.symbolic.SymbolicRater.save`
 (``rater.json`` with dimensions, feature columns, training data, licences and benchmark
-figures, checksummed model files; nothing pickled), or a neural bundle written by
-:func:`pianoeval.rater.neural_bundle.save_neural_rater`; :func:`load_rater` reads either.
+figures, checksummed model files; nothing pickled), an audio rater bundle written by
+:meth:`pianoeval.model.audio.AudioRater.save`, or a neural bundle written by
+:func:`pianoeval.rater.neural_bundle.save_neural_rater`; :func:`load_rater` reads each.
 The default one ships inside the package and is rebuilt with ``pianoeval rater build``.
 """
 
@@ -14,13 +15,14 @@ from pathlib import Path
 from typing import TypeAlias
 
 from pianoeval.errors import SchemaError
+from pianoeval.model.audio import AudioRater, is_audio_bundle
 from pianoeval.model.symbolic import SymbolicRater
 from pianoeval.rater.neural_bundle import NeuralRater, is_neural_bundle, load_neural_rater
 
 __all__ = ["DEFAULT_DIR", "AnyRater", "default_rater", "load_rater"]
 
-#: What :func:`load_rater` returns: a symbolic rater, or a neural one for a neural bundle.
-AnyRater: TypeAlias = SymbolicRater | NeuralRater
+#: What :func:`load_rater` returns: a symbolic, audio or neural rater.
+AnyRater: TypeAlias = SymbolicRater | AudioRater | NeuralRater
 
 #: The shipped rater's bundle.
 DEFAULT_DIR = Path(__file__).resolve().parent / "weights" / "symbolic_v1"
@@ -29,10 +31,13 @@ DEFAULT_DIR = Path(__file__).resolve().parent / "weights" / "symbolic_v1"
 def load_rater(path: Path | str) -> AnyRater:
     """Load a rater bundle (checksums verified), whichever kind it is.
 
-    A neural bundle (:func:`~pianoeval.rater.neural_bundle.is_neural_bundle`) is read by
+    An audio bundle (``audio_rater.json``) is read by :meth:`AudioRater.load`, a neural
+    bundle (:func:`~pianoeval.rater.neural_bundle.is_neural_bundle`) by
     :func:`~pianoeval.rater.neural_bundle.load_neural_rater`; anything else by
     :meth:`SymbolicRater.load`.
     """
+    if is_audio_bundle(path):
+        return AudioRater.load(path)
     if is_neural_bundle(path):
         return load_neural_rater(path)
     return SymbolicRater.load(path)
