@@ -133,20 +133,26 @@ def get_condition(name: str) -> Condition:
         ) from None
 
 
-def condition_ids(data_root: PathLike, *, test_first: str | None = "performer") -> list[str]:
-    """Return the labelled PercePiano ids with a MIDI file, a split's test segments first.
+def condition_ids(
+    data_root: PathLike, *, test_first: Sequence[str] = ("performer", "excerpt")
+) -> list[str]:
+    """Return the labelled PercePiano ids with a MIDI file, the splits' test segments first.
 
-    Putting the test segments first means an interrupted build can already be scored.
+    The performer split's test segments come first, then the excerpt split's, then the
+    rest (each group sorted), so an interrupted build can already be scored on the tests.
     """
     from pianoeval.data.splits import load_split
 
     means, _ = load_released_labels(data_root)
     midis = percepiano_midi_paths(data_root)
     ids = sorted(i for i in means if i in midis)
-    if test_first is None:
-        return ids
-    test = set(load_split(test_first).test)
-    return [i for i in ids if i in test] + [i for i in ids if i not in test]
+    out: list[str] = []
+    seen: set[str] = set()
+    for name in test_first:
+        test = set(load_split(name).test)
+        out += [i for i in ids if i in test and i not in seen]
+        seen |= test
+    return out + [i for i in ids if i not in seen]
 
 
 @dataclass
