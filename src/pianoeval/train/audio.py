@@ -109,7 +109,9 @@ def train_audio_rater(
     **rater_kwargs
         Passed to :class:`AudioRater` (``projections``) and its symbolic raters.
     """
+    from pianoeval.data.audio_corpus import get_condition
     from pianoeval.licences import combine_licences
+    from pianoeval.render import get_soundfont
     from pianoeval.symbolic.rater_inputs import performance_only_columns
 
     held = set(holdout_ids(holdout))
@@ -131,6 +133,7 @@ def train_audio_rater(
         "n_segments": len(ids),
         "n_rows": len(xs),
         "conditions": list(conditions),
+        "renderers": {c: get_soundfont(get_condition(c).soundfont).description for c in conditions},
         "inputs": "transkun transcription of each render (never the true MIDI), transkun's "
         "pooled context of the same pass, fixed-reference mel statistics",
         "labels": "released means (mean rating / 7)",
