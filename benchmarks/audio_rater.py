@@ -218,7 +218,7 @@ def main() -> None:
                     runs = [(variant, "midi", [])]
                 else:
                     for h in corpora:
-                        if args.seen_renderer:
+                        if args.seen_renderer and h in full:
                             runs.append((f"seen/{h}", h, [h]))
                         others = [c for c in full if c != h]
                         if others:
