@@ -61,7 +61,7 @@ def variant_inputs(variant: str, x: pd.DataFrame) -> tuple[pd.DataFrame, dict[st
     """The columns of ``x`` a variant sees and its projections."""
     emb = [c for c in x.columns if str(c).startswith("emb.")]
     feats = [c for c in x.columns if c not in set(emb)]
-    if variant == "features":
+    if variant in ("features", "midi"):
         return x[feats], {}
     if variant in ("transkun", "mel_stats"):
         cols = [c for c in emb if str(c).startswith(f"emb.{variant}.")]
