@@ -177,6 +177,13 @@ def main() -> None:
     )
     ap.add_argument("--rounds", type=int, default=None, help="override tree rounds (quick runs)")
     ap.add_argument("--name", default="audio_rater")
+    ap.add_argument(
+        "--reuse",
+        type=Path,
+        default=None,
+        help="an earlier result of this script: its rows are copied, not recomputed "
+        "(same code and packs; lets a run add the conditions built since)",
+    )
     args = ap.parse_args()
     root = find_data_root(args.data_root, dataset="percepiano")
     t0 = time.perf_counter()
@@ -206,6 +213,9 @@ def main() -> None:
     full = [c for c in corpora if n_rows[c] >= len(y)]
 
     results: dict[str, Any] = {}
+    reused: dict[str, Any] = {}
+    if args.reuse is not None:
+        reused = json.loads(args.reuse.read_text())["results"]
     for split_name in args.splits:
         split = load_split(split_name)
         for ws in score_modes:
@@ -227,6 +237,10 @@ def main() -> None:
                                 if f"{h}{s}" in tab:
                                     runs.append((f"heldout/{h}{s}", f"{h}{s}", others))
                 for label, h, train_conds in runs:
+                    key = f"{split_name}/{'score' if ws else 'no_score'}/{variant}/{label}"
+                    if key in reused and reused[key].get("train_conditions") == train_conds:
+                        results[key] = {**reused[key], "reused_from": str(args.reuse)}
+                        continue
                     t = time.perf_counter()
                     oof, test = run_split(
                         split,
@@ -237,7 +251,6 @@ def main() -> None:
                         train_conds=train_conds,
                         rater_kwargs=rater_kwargs,
                     )
-                    key = f"{split_name}/{'score' if ws else 'no_score'}/{variant}/{label}"
                     results[key] = {
                         "cv": scored_figures(y, oof, ci=False) if len(oof) else {},
                         "test": scored_figures(y, test, ci=True) if len(test) else {},
