@@ -328,6 +328,20 @@ class CorpusCondition:
     audio_sec: FloatArray
     meta: dict[str, Any]
 
+    def subset(self, ids: Sequence[str]) -> CorpusCondition:
+        """Return the condition restricted to ``ids`` (those it has, in its order)."""
+        want = set(ids)
+        keep = [k for k, i in enumerate(self.ids) if i in want]
+        return CorpusCondition(
+            name=self.name,
+            ids=[self.ids[k] for k in keep],
+            midi={self.ids[k]: self.midi[self.ids[k]] for k in keep},
+            transkun=self.transkun[keep],
+            mel_stats=self.mel_stats[keep],
+            audio_sec=self.audio_sec[keep],
+            meta=self.meta,
+        )
+
     def write_midi(self, folder: PathLike) -> dict[str, Path]:
         """Write the transcriptions as ``<folder>/<id>.mid`` (reused when identical)."""
         out_dir = Path(folder)

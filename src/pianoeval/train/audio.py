@@ -43,10 +43,13 @@ def audio_training_tables(
     conditions: Sequence[str],
     *,
     with_scores: bool,
+    ids: Sequence[str] | None = None,
     jobs: int | None = 2,
     progress: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows of every condition stacked, and their labels (repeated per condition).
+
+    ``ids`` restricts the rows to those segments (default: every segment a condition has).
 
     Returns
     -------
@@ -69,6 +72,8 @@ def audio_training_tables(
     parts = []
     for cond in conditions:
         corpus = load_condition(cond)
+        if ids is not None:
+            corpus = corpus.subset(ids)
         parts.append(audio_table(data_root, corpus, with_scores=with_scores, jobs=jobs,
                                  progress=progress))  # fmt: skip
     x = pd.concat(parts)
@@ -83,6 +88,7 @@ def train_audio_rater(
     *,
     conditions: Sequence[str] = CLEAN_CONDITIONS,
     holdout: str | None = None,
+    ids: Sequence[str] | None = None,
     benchmark: Mapping[str, Any] | None = None,
     caution: str | None = None,
     jobs: int | None = 2,
@@ -100,6 +106,8 @@ def train_audio_rater(
         Packed corpus conditions to train on (every renderer you have; each is a piano).
     holdout : {"excerpt", "performer"}, optional
         Leave that split's test segments out of training (every condition).
+    ids : sequence of str, optional
+        Train on these segments only (before the holdout is applied).
     benchmark : mapping, optional
         Figures to record in the bundle (the benchmark passes its summary).
     caution : str, optional
@@ -115,9 +123,9 @@ def train_audio_rater(
     from pianoeval.symbolic.rater_inputs import performance_only_columns
 
     held = set(holdout_ids(holdout))
-    xs, ys = audio_training_tables(data_root, conditions, with_scores=True, jobs=jobs,
+    xs, ys = audio_training_tables(data_root, conditions, with_scores=True, ids=ids, jobs=jobs,
                                    progress=progress)  # fmt: skip
-    x0, y0 = audio_training_tables(data_root, conditions, with_scores=False, jobs=jobs,
+    x0, y0 = audio_training_tables(data_root, conditions, with_scores=False, ids=ids, jobs=jobs,
                                    progress=progress)  # fmt: skip
     keep_s = [i not in held for i in xs.index]
     keep_0 = [i not in held for i in x0.index]
