@@ -175,6 +175,12 @@ def main() -> None:
         action="store_true",
         help="also train and score on the same renderer (reference rows)",
     )
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="LightGBM threads (1: OpenMP spin-waits badly on a busy 2-core host)",
+    )
     ap.add_argument("--rounds", type=int, default=None, help="override tree rounds (quick runs)")
     ap.add_argument("--name", default="audio_rater")
     ap.add_argument(
@@ -187,9 +193,9 @@ def main() -> None:
     args = ap.parse_args()
     root = find_data_root(args.data_root, dataset="percepiano")
     t0 = time.perf_counter()
-    rater_kwargs: dict[str, Any] = {}
+    rater_kwargs: dict[str, Any] = {"n_threads": args.threads}
     if args.rounds:
-        rater_kwargs = {"n_rounds": args.rounds, "extra_trees_rounds": args.rounds}
+        rater_kwargs.update(n_rounds=args.rounds, extra_trees_rounds=args.rounds)
 
     x_midi, y = percepiano_table(root, jobs=args.jobs, progress=False)
     x_midi0, _ = percepiano_table(root, with_scores=False, jobs=args.jobs, progress=False)
