@@ -244,8 +244,11 @@ def main() -> None:
                                     runs.append((f"heldout/{h}{s}", f"{h}{s}", others))
                 for label, h, train_conds in runs:
                     key = f"{split_name}/{'score' if ws else 'no_score'}/{variant}/{label}"
-                    if key in reused and reused[key].get("train_conditions") == train_conds:
-                        results[key] = {**reused[key], "reused_from": str(args.reuse)}
+                    setup = {"train_conditions": train_conds, "projections": DEFAULT_PROJECTIONS,
+                             "rater_kwargs": rater_kwargs}  # fmt: skip
+                    old = reused.get(key, {})
+                    if old and all(old.get(k) == v for k, v in setup.items()):
+                        results[key] = {**old, "reused_from": str(args.reuse)}
                         continue
                     t = time.perf_counter()
                     oof, test = run_split(
@@ -260,7 +263,7 @@ def main() -> None:
                     results[key] = {
                         "cv": scored_figures(y, oof, ci=False) if len(oof) else {},
                         "test": scored_figures(y, test, ci=True) if len(test) else {},
-                        "train_conditions": train_conds,
+                        **setup,
                         "seconds": round(time.perf_counter() - t, 1),
                     }
                     r = results[key]

@@ -51,7 +51,7 @@ AUDIO_SCHEMA_VERSION = 1
 AUDIO_MODEL_ID = "pianoeval-audio-v1"
 BUNDLE_FILE = "audio_rater.json"
 #: Principal components kept per pooled vector (chosen on CV folds: docs/benchmarks.md).
-DEFAULT_PROJECTIONS: dict[str, int] = {"transkun": 16, "mel_stats": 8}
+DEFAULT_PROJECTIONS: dict[str, int] = {"transkun": 32, "mel_stats": 16}
 
 
 @dataclass
