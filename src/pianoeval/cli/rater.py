@@ -88,6 +88,13 @@ def build(
         typer.echo(f"held out: {rater.metadata['training_data']['held_out']}")
 
 
+class AudioInputs(StrEnum):
+    """The audio rater's inputs (docs/audio-rater.md)."""
+
+    features = "features"
+    fusion = "fusion"
+
+
 @app.command("build-audio")
 def build_audio(
     out: Annotated[
@@ -111,6 +118,15 @@ def build_audio(
             help="Leave this split's test segments out of training (excerpt or performer).",
         ),
     ] = None,
+    inputs: Annotated[
+        AudioInputs,
+        typer.Option(
+            "--inputs",
+            help="features: the transcription's features only (the shipped choice: it "
+            "held up best on a renderer held out of training); fusion: also the projected "
+            "transkun and mel vectors.",
+        ),
+    ] = AudioInputs.features,
     conditions: Annotated[
         list[str] | None,
         typer.Option(
@@ -139,7 +155,12 @@ def build_audio(
                 param_hint="--condition",
             )
     root = find_data_root(data_root, dataset="percepiano")
-    rater = train_audio_rater(root, dest, conditions=conditions, holdout=split)
+    from pianoeval.model.audio import DEFAULT_PROJECTIONS
+
+    projections = DEFAULT_PROJECTIONS if inputs is AudioInputs.fusion else {}
+    rater = train_audio_rater(
+        root, dest, conditions=conditions, holdout=split, projections=projections
+    )
     where = "the package" if out is None and split is None else str(dest)
     typer.echo(f"trained on {', '.join(conditions)}; saved to {where}")
     held = rater.metadata["training_data"].get("holdout")
