@@ -115,7 +115,9 @@ def train_audio_rater(
     jobs, progress
         Feature computation.
     **rater_kwargs
-        Passed to :class:`AudioRater` (``projections``) and its symbolic raters.
+        Passed to :class:`AudioRater` (``projections``) and its symbolic raters
+        (``n_threads`` defaults to 1 here: LightGBM's OpenMP threads spin-wait and slow
+        down by an order of magnitude when the cores are busy, as during a corpus build).
     """
     from pianoeval.data.audio_corpus import get_condition
     from pianoeval.licences import combine_licences
@@ -133,7 +135,7 @@ def train_audio_rater(
     x0 = x0[
         [*performance_only_columns(x0.columns), *(c for c in x0.columns if c.startswith("emb."))]
     ]
-    rater = AudioRater(**rater_kwargs)
+    rater = AudioRater(**{"n_threads": 1, **rater_kwargs})
     rater.fit(xs, ys, x_no_score=x0, y_no_score=y0, progress="audio rater" if progress else False)
     ids = sorted(set(xs.index))
     training: dict[str, Any] = {
