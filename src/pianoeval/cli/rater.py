@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from pianoeval.cli.data import DataRootOption
+
 app = typer.Typer(
     help="Raters: rebuild the default rater from the labelled data.", no_args_is_help=True
 )
@@ -59,12 +61,7 @@ def build(
             "./rater-holdout-<split>).",
         ),
     ] = None,
-    data_root: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-root", help="Datasets folder (default: $PIANOEVAL_DATA, else ../shared/data)."
-        ),
-    ] = None,
+    data_root: Annotated[Path | None, DataRootOption] = None,
     holdout: Annotated[
         HoldoutSplit | None,
         typer.Option(
@@ -105,12 +102,7 @@ def build_audio(
             "./rater-audio-holdout-<split>).",
         ),
     ] = None,
-    data_root: Annotated[
-        Path | None,
-        typer.Option(
-            "--data-root", help="Datasets folder (default: $PIANOEVAL_DATA, else ../shared/data)."
-        ),
-    ] = None,
+    data_root: Annotated[Path | None, DataRootOption] = None,
     holdout: Annotated[
         HoldoutSplit | None,
         typer.Option(
