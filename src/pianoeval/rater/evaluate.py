@@ -172,13 +172,16 @@ def _summary(features: Mapping[str, float], *, score_used: bool) -> list[Summary
 
 
 def _load_input(
-    source: PerformanceMidi | PathLike, *, backend: str, vectors: bool = False
+    source: PerformanceMidi | PathLike,
+    *,
+    backend: str,
+    vectors: tuple[str, ...] | None = None,
 ) -> tuple[PerformanceMidi, InputInfo, list[str], dict[str, float] | None]:
     """Read (or transcribe) the input; also return the pianoeval warnings it gave.
 
-    With ``vectors``, audio is transcribed by transkun through
-    :func:`pianoeval.rater.audio.audio_inputs`, which also returns the pooled vectors of
-    the same pass (the audio rater's inputs); None for MIDI.
+    With ``vectors`` (the encoders an audio rater needs, possibly none), audio is
+    transcribed by transkun through :func:`pianoeval.rater.audio.audio_inputs`, which also
+    returns those pooled vectors of the same pass (the audio rater's inputs); None for MIDI.
     """
     from pianoeval.symbolic.midi import PerformanceMidi
 
@@ -204,7 +207,7 @@ def _load_input(
 
 
 def _read(
-    path: str, *, backend: str, vectors: bool = False
+    path: str, *, backend: str, vectors: tuple[str, ...] | None = None
 ) -> tuple[PerformanceMidi, TranscriptionInfo | None, float, dict[str, float] | None]:
     """MIDI by its suffix, anything else as audio (transcribed); its length in seconds."""
     from pianoeval.symbolic.midi import load_midi
@@ -219,8 +222,8 @@ def _read(
     with warnings.catch_warnings():
         # "found no notes": check_ratable says it, with what a rating needs
         warnings.filterwarnings("ignore", message=r".* found no notes in ")
-        if vectors and backend == "transkun":
-            t, emb = audio_inputs(path)
+        if vectors is not None and backend == "transkun":
+            t, emb = audio_inputs(path, encoders=vectors)
         else:
             t = transcribe(path, backend=backend)
     info = TranscriptionInfo(
@@ -336,7 +339,8 @@ def evaluate(
     check_cache_dir()  # a bad PIANOEVAL_CACHE is found before a transcription, not after
     rater = rater if rater is not None else default_rater()
     audio = _audio_rater(source, audio_rater, backend=backend, enabled=use_audio_rater)
-    perf, info, notes, emb = _load_input(source, backend=backend, vectors=audio is not None)
+    needs = tuple(audio.encoders) if audio is not None else None
+    perf, info, notes, emb = _load_input(source, backend=backend, vectors=needs)
     notes += _duration_warnings(info.music_sec)
     feats: dict[str, float] | None = None
     use: ScoreUse | None = None
