@@ -19,12 +19,17 @@ Rows (``--variants``):
 - ``fusion``: features + projected transkun + projected mel_stats (:class:`AudioRater`);
 - ``midi``: the MIDI rater on the true MIDI (the reference the audio rows chase).
 
+Audio rows read the transcription with its velocities standardised per performance
+(``--velocity z``, what the shipped rater does); ``--velocity z raw`` adds the same rows on
+the velocities as transcribed (``<variant>+rawvel``), side by side.
+
 Columns: excerpt-split CV (out of fold) and test, performer-split CV and test, with R2
 without the Score renditions, pairwise accuracy (within excerpt), per-dimension R2 with
 bootstrap CIs over excerpts. Audio rows are scored without a score (``--with-score`` adds
 the same rows when the excerpt's score is given).
 
     .venv/bin/python benchmarks/audio_rater.py                 # all clean renderers packed
+    .venv/bin/python benchmarks/audio_rater.py --velocity z raw --with-score --seen-renderer
     .venv/bin/python benchmarks/audio_rater.py --markdown benchmarks/results/audio_rater/X.json
 """
 
@@ -53,7 +58,7 @@ from pianoeval.metrics import bootstrap_r2
 from pianoeval.model.audio import DEFAULT_PROJECTIONS, AudioRater
 from pianoeval.symbolic.rater_inputs import performance_only_columns
 
-CLEAN = ("fluidr3_gm", "musescore_general", "timgm6mb")
+CLEAN = ("fluidr3_gm", "musescore_general", "timgm6mb", "csound_gm")
 VARIANTS = ("train-mean", "excerpt-mean", "features", "transkun", "mel_stats", "fusion", "midi")
 
 
@@ -103,6 +108,7 @@ def run_split(
     heldout: str | None,
     train_conds: list[str],
     rater_kwargs: dict[str, Any],
+    velocity: str = "z",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Out-of-fold and test predictions (test: mean of the fold models) of one variant."""
     scored = tables[heldout] if heldout is not None else tables["midi"]
@@ -123,7 +129,8 @@ def run_split(
         if x_tr.empty:
             continue
         x_in, proj = variant_inputs(variant, x_tr)
-        model = AudioRater(projections=proj, dims=list(y.columns), **rater_kwargs)
+        model = AudioRater(projections=proj, velocity=velocity, dims=list(y.columns),
+                           **rater_kwargs)  # fmt: skip
         model.fit(x_in, y.loc[x_tr.index])
         cols = list(x_in.columns)
         if val:
@@ -169,6 +176,14 @@ def main() -> None:
     )
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS))
     ap.add_argument("--splits", nargs="*", default=["excerpt", "performer"])
+    ap.add_argument(
+        "--velocity",
+        nargs="+",
+        choices=["z", "raw"],
+        default=["z"],
+        help="how transcribed velocities enter the audio rows (z: standardised per "
+        "performance; raw rows are named <variant>+rawvel)",
+    )
     ap.add_argument("--with-score", action="store_true", help="also rate audio with the score")
     ap.add_argument(
         "--seen-renderer",
@@ -207,14 +222,17 @@ def main() -> None:
         if (CORPUS_DIR / f"{c}{s}.npz").is_file()
     }
     score_modes = [False, True] if args.with_score else [False]
-    tables: dict[bool, dict[str, pd.DataFrame]] = {}
+    tables: dict[tuple[bool, str], dict[str, pd.DataFrame]] = {}
     for ws in score_modes:
-        tables[ws] = {
-            name: audio_table(root, corp, with_scores=ws, jobs=args.jobs)
-            for name, corp in {**corpora, **aug}.items()
-        }
-        tables[ws]["midi"] = x_midi if ws else x_midi0[performance_only_columns(x_midi0.columns)]
-    n_rows = {c: len(t) for c, t in tables[False].items()}
+        for vel in args.velocity:
+            tables[ws, vel] = {
+                name: audio_table(root, corp, with_scores=ws, velocity=vel, jobs=args.jobs)
+                for name, corp in {**corpora, **aug}.items()
+            }
+            tables[ws, vel]["midi"] = (
+                x_midi if ws else x_midi0[performance_only_columns(x_midi0.columns)]
+            )
+    n_rows = {c: len(t) for c, t in tables[False, args.velocity[0]].items()}
     print("rows:", n_rows, f"({time.perf_counter() - t0:.0f} s)", flush=True)
     full = [c for c in corpora if n_rows[c] >= len(y)]
 
@@ -224,60 +242,67 @@ def main() -> None:
         reused = json.loads(args.reuse.read_text())["results"]
     for split_name in args.splits:
         split = load_split(split_name)
-        for ws in score_modes:
-            tab = tables[ws]
-            for variant in args.variants:
-                if ws and variant in ("transkun", "mel_stats"):
-                    continue  # they see no symbolic column: the no-score rows say it all
-                runs: list[tuple[str, str | None, list[str]]] = []
-                if variant == "midi":
-                    runs = [("midi", None, ["midi"])]
-                elif variant in ("train-mean", "excerpt-mean"):
-                    runs = [(variant, "midi", [])]
-                else:
-                    for h in corpora:
-                        if args.seen_renderer and h in full:
-                            runs.append((f"seen/{h}", h, [h]))
-                        others = [c for c in full if c != h]
-                        if others:
-                            runs.append((f"heldout/{h}", h, others))
-                            for s in args.augmented:
-                                if f"{h}{s}" in tab:
-                                    runs.append((f"heldout/{h}{s}", f"{h}{s}", others))
-                for label, h, train_conds in runs:
-                    key = f"{split_name}/{'score' if ws else 'no_score'}/{variant}/{label}"
-                    setup = {"train_conditions": train_conds, "projections": DEFAULT_PROJECTIONS,
-                             "rater_kwargs": rater_kwargs}  # fmt: skip
-                    old = reused.get(key, {})
-                    if old and all(old.get(k) == v for k, v in setup.items()):
-                        results[key] = {**old, "reused_from": str(args.reuse)}
-                        continue
-                    t = time.perf_counter()
-                    oof, test = run_split(
-                        split,
-                        y,
-                        variant,
-                        tables=tab,
-                        heldout=h,
-                        train_conds=train_conds,
-                        rater_kwargs=rater_kwargs,
-                    )
-                    results[key] = {
-                        "cv": scored_figures(y, oof, ci=False) if len(oof) else {},
-                        "test": scored_figures(y, test, ci=True) if len(test) else {},
-                        **setup,
-                        "seconds": round(time.perf_counter() - t, 1),
-                    }
-                    r = results[key]
-                    print(
-                        key,
-                        "cv",
-                        round(r["cv"].get("mean_r2", float("nan")), 4),
-                        "test",
-                        round(r["test"].get("mean_r2", float("nan")), 4),
-                        f"{r['seconds']} s",
-                        flush=True,
-                    )
+        for ws, vel, variant in (
+            (ws, vel, v) for ws in score_modes for vel in args.velocity for v in args.variants
+        ):
+            tab = tables[ws, vel]
+            audio_row = variant not in ("midi", "train-mean", "excerpt-mean")
+            if not audio_row and vel != args.velocity[0]:
+                continue  # velocity modes change audio rows only
+            if variant in ("transkun", "mel_stats") and (ws or vel == "raw"):
+                continue  # they see no symbolic column: the no-score rows say it all
+            runs: list[tuple[str, str | None, list[str]]] = []
+            if variant == "midi":
+                runs = [("midi", None, ["midi"])]
+            elif variant in ("train-mean", "excerpt-mean"):
+                runs = [(variant, "midi", [])]
+            else:
+                for h in corpora:
+                    if args.seen_renderer and h in full:
+                        runs.append((f"seen/{h}", h, [h]))
+                    others = [c for c in full if c != h]
+                    if others:
+                        runs.append((f"heldout/{h}", h, others))
+                        for s in args.augmented:
+                            if f"{h}{s}" in tab:
+                                runs.append((f"heldout/{h}{s}", f"{h}{s}", others))
+            for label, h, train_conds in runs:
+                name = f"{variant}+rawvel" if audio_row and vel == "raw" else variant
+                key = f"{split_name}/{'score' if ws else 'no_score'}/{name}/{label}"
+                setup = {"train_conditions": train_conds, "projections": DEFAULT_PROJECTIONS,
+                         "rater_kwargs": rater_kwargs,
+                         **({"velocity": vel} if audio_row else {})}  # fmt: skip
+                old = reused.get(key, {})
+                if old and all(old.get(k) == v for k, v in setup.items()):
+                    results[key] = {**old, "reused_from": str(args.reuse)}
+                    continue
+                t = time.perf_counter()
+                oof, test = run_split(
+                    split,
+                    y,
+                    variant,
+                    tables=tab,
+                    heldout=h,
+                    train_conds=train_conds,
+                    rater_kwargs=rater_kwargs,
+                    velocity=vel,
+                )
+                results[key] = {
+                    "cv": scored_figures(y, oof, ci=False) if len(oof) else {},
+                    "test": scored_figures(y, test, ci=True) if len(test) else {},
+                    **setup,
+                    "seconds": round(time.perf_counter() - t, 1),
+                }
+                r = results[key]
+                print(
+                    key,
+                    "cv",
+                    round(r["cv"].get("mean_r2", float("nan")), 4),
+                    "test",
+                    round(r["test"].get("mean_r2", float("nan")), 4),
+                    f"{r['seconds']} s",
+                    flush=True,
+                )
 
     payload = {
         "config": {
@@ -287,6 +312,7 @@ def main() -> None:
             "full_conditions": full,
             "projections": DEFAULT_PROJECTIONS,
             "rater_kwargs": rater_kwargs,
+            "velocity": args.velocity,
             "protocol": "held-out renderer: fold models train on every other full clean "
             "renderer's transcribed renders and score the held-out one",
         },

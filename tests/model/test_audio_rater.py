@@ -90,3 +90,33 @@ def test_bad_bundles_and_parameters(tmp_path: Path) -> None:
     (out / "audio_rater.json").write_text("{")
     with pytest.raises(SchemaError, match="not valid JSON"):
         AudioRater.load(out)
+
+
+def test_velocity_mode_is_kept_by_the_bundle(tmp_path: Path) -> None:
+    from pianoeval.examples import example_midi_path
+    from pianoeval.symbolic.midi import load_midi
+
+    with pytest.raises(ParameterError, match="velocity must be one of"):
+        AudioRater(velocity="loud")
+    x, y = _table()
+    perf = load_midi(example_midi_path())
+    raw = AudioRater(projections={"transkun": 2}, dims=["d1", "d2"], n_rounds=5).fit(x, y)
+    assert raw.velocity == "raw"
+    assert raw.prepare(perf) is perf
+    z = AudioRater(projections={"transkun": 2}, velocity="z", dims=["d1", "d2"], n_rounds=5)
+    out = z.fit(x, y).save(tmp_path / "z")
+    back = AudioRater.load(out)
+    assert back.velocity == "z"
+    v = back.prepare(perf).notes["velocity"].astype(float)
+    assert abs(v.mean() - 64) < 1
+    assert abs(v.std() - 18) < 1
+    assert "velocity" not in back.metadata
+    # bundles written before velocity modes read their transcriptions raw
+    record = json.loads((out / "audio_rater.json").read_text())
+    del record["velocity"]
+    (out / "audio_rater.json").write_text(json.dumps(record))
+    assert AudioRater.load(out).velocity == "raw"
+    record["velocity"] = "loud"
+    (out / "audio_rater.json").write_text(json.dumps(record))
+    with pytest.raises(SchemaError, match="unknown velocity mode 'loud'"):
+        AudioRater.load(out)

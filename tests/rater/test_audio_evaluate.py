@@ -103,3 +103,23 @@ def test_build_audio_refuses_bad_options(tmp_path: Path) -> None:
     assert res.exit_code == 2
     res = runner.invoke(app, ["rater", "build-audio", "--holdout", "nope"])
     assert res.exit_code == 2
+
+
+def test_audio_rater_reads_the_transcription_as_it_was_trained(bundle: Path, clip: Path) -> None:
+    from pianoeval.symbolic.midi import normalise_velocities
+
+    raw = AudioRater.load(bundle)
+    z = AudioRater.load(bundle)
+    z.velocity = "z"  # same models, standardised velocities in
+    transcription, vectors = audio_inputs(clip)
+    perf = transcription.performance
+    r = evaluate(clip, audio_rater=z)
+    want = z.predict({**rater_features(normalise_velocities(perf)), **vectors})
+    np.testing.assert_allclose([s.value for s in r.scores], np.round(want, 4))
+    # the rating reports the transcription as found, not as the rater read it
+    assert r.features["dynamics.vel_mean"] == pytest.approx(
+        rater_features(perf)["dynamics.vel_mean"], abs=1e-5
+    )
+    assert abs(r.features["dynamics.vel_mean"] - 64) > 1
+    r_raw = evaluate(clip, audio_rater=raw)
+    assert [s.value for s in r_raw.scores] != [s.value for s in r.scores]

@@ -11,8 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pianoeval.constants import PEDAL_DOWN
-from pianoeval.errors import MidiError
-from pianoeval.symbolic.midi import NOTE_DTYPE, PEDAL_DTYPE, load_midi, sounding_offsets
+from pianoeval.errors import MidiError, ParameterError
+from pianoeval.symbolic.midi import (
+    NOTE_DTYPE,
+    PEDAL_DTYPE,
+    PerformanceMidi,
+    load_midi,
+    normalise_velocities,
+    sounding_offsets,
+)
 
 
 def notes_of(rows: list[tuple[float, float, int, int]]) -> np.ndarray:
@@ -207,3 +214,61 @@ def test_random_bytes(tmp_path: Path) -> None:
     path = tmp_path / "noise.mid"
     path.write_bytes(np.random.default_rng(3).integers(0, 256, 2000, dtype=np.uint8).tobytes())
     assert "corrupt or unreadable MIDI" in _midi_error(path)
+
+
+def _perf(velocities: list[int]) -> PerformanceMidi:
+    notes = np.array(
+        [(0.25 * i, 0.25 * i + 0.2, 60 + i % 12, v) for i, v in enumerate(velocities)],
+        dtype=NOTE_DTYPE,
+    )
+    pedal = np.array([(0.1, 127), (0.9, 0)], dtype=PEDAL_DTYPE)
+    empty = np.array([], dtype=PEDAL_DTYPE)
+    return PerformanceMidi("p.mid", notes, pedal, empty, empty, float(notes["offset_sec"].max()))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(1, 127), min_size=8, max_size=60).filter(lambda v: len(set(v)) >= 3),
+    st.floats(0.4, 2.5),
+    st.floats(-30, 30),
+)
+def test_normalise_velocities_forgets_the_piano_but_keeps_the_dynamics(
+    velocities: list[int], gain: float, offset: float
+) -> None:
+    # another piano: the same touch transcribed louder/softer and with more or less range
+    other = np.clip(np.rint(offset + gain * np.asarray(velocities, dtype=float)), 1, 127)
+    if len(set(other.tolist())) < 3 or (other == 1).any() or (other == 127).any():
+        return  # clipping at the MIDI limits is not an affine change
+    a = normalise_velocities(_perf(velocities))
+    b = normalise_velocities(_perf([int(v) for v in other]))
+    va = a.notes["velocity"].astype(float)
+    vb = b.notes["velocity"].astype(float)
+    # both standardised (rounding and clipping at 1/127 aside) and nearly the same
+    assert abs(va.mean() - 64) < 1.5
+    assert abs(va.std() - 18) < 1.5
+    assert np.abs(va - vb).max() <= 1 + 18 * 2 / max(np.ptp(other), 1)
+    # louder notes stay louder; nothing else in the performance changes
+    raw = np.asarray(velocities)
+    assert (np.sign(np.subtract.outer(va, va)) * np.sign(np.subtract.outer(raw, raw)) >= 0).all()
+    src = _perf(velocities)
+    for f in ("onset_sec", "offset_sec", "pitch"):
+        np.testing.assert_array_equal(a.notes[f], src.notes[f])
+    np.testing.assert_array_equal(a.sustain, src.sustain)
+    assert a.end_sec == src.end_sec
+    assert a.path == src.path
+    assert src.notes["velocity"].tolist() == velocities  # the input is not modified
+
+
+def test_normalise_velocities_edge_cases() -> None:
+    assert normalise_velocities(_perf([50] * 10)).notes["velocity"].tolist() == [64] * 10
+    empty = np.array([], dtype=PEDAL_DTYPE)
+    none = PerformanceMidi("e.mid", np.array([], dtype=NOTE_DTYPE), empty, empty, empty, 0.0)
+    assert normalise_velocities(none).n_notes == 0
+    # an outlier far below the rest is clipped at 1, never 0 or negative
+    v = normalise_velocities(_perf([1] + [120] * 200)).notes["velocity"]
+    assert v.min() == 1
+    assert v.max() <= 127
+    with pytest.raises(ParameterError, match="sd positive"):
+        normalise_velocities(_perf([40, 50, 60]), sd=0)
+    with pytest.raises(ParameterError, match="within 1-127"):
+        normalise_velocities(_perf([40, 50, 60]), mean=200)

@@ -58,6 +58,7 @@ def test_train_audio_rater_holdout(
     assert record["model_id"] == "pianoeval-audio-v1-holdout-performer"
     assert record["training_data"]["holdout"]["n_segments"] == 193
     assert record["training_data"]["conditions"] == ["fluidr3_gm"]
+    assert record["velocity"] == record["training_data"]["velocity"] == "z"
     assert record["licences"]["commercial_use"] is True
     back = AudioRater.load(tmp_path / "audio")
     assert back.dims == rater.dims

@@ -92,6 +92,13 @@ class AudioInputs(StrEnum):
     fusion = "fusion"
 
 
+class VelocityMode(StrEnum):
+    """How transcribed velocities enter the audio rater's features."""
+
+    z = "z"
+    raw = "raw"
+
+
 @app.command("build-audio")
 def build_audio(
     out: Annotated[
@@ -119,6 +126,14 @@ def build_audio(
             "transkun and mel vectors.",
         ),
     ] = AudioInputs.features,
+    velocity: Annotated[
+        VelocityMode,
+        typer.Option(
+            "--velocity",
+            help="z: standardise the transcription's velocities per performance (the "
+            "shipped choice: absolute velocities depend on the piano); raw: as transcribed.",
+        ),
+    ] = VelocityMode.z,
     conditions: Annotated[
         list[str] | None,
         typer.Option(
@@ -151,7 +166,12 @@ def build_audio(
 
     projections = DEFAULT_PROJECTIONS if inputs is AudioInputs.fusion else {}
     rater = train_audio_rater(
-        root, dest, conditions=conditions, holdout=split, projections=projections
+        root,
+        dest,
+        conditions=conditions,
+        holdout=split,
+        velocity=velocity.value,
+        projections=projections,
     )
     where = "the package" if out is None and split is None else str(dest)
     typer.echo(f"trained on {', '.join(conditions)}; saved to {where}")

@@ -53,6 +53,7 @@ def audio_table(
     *,
     with_scores: bool = False,
     encoders: Sequence[str] = EMBEDDING_ENCODERS,
+    velocity: str = "raw",
     midi_dir: PathLike | None = None,
     jobs: int | None = 2,
     cache: bool | PathLike = True,
@@ -71,6 +72,10 @@ def audio_table(
         deltas); False keeps the performance-only columns (what a user without a score gets).
     encoders : sequence of str
         Which pooled vectors to add as ``emb.<encoder>.<i>`` columns (empty: none).
+    velocity : {"raw", "z"}
+        "z": features of the transcriptions with their velocities standardised per
+        performance (:func:`pianoeval.symbolic.midi.normalise_velocities`), as an audio
+        rater built with ``velocity="z"`` sees them.
     midi_dir : path-like, optional
         Where the transcriptions are written for the feature code (default: the cache).
     jobs, cache, progress
@@ -85,8 +90,12 @@ def audio_table(
 
     from pianoeval._cache import cache_root
     from pianoeval.data.percepiano import parse_name, percepiano_score_paths
+    from pianoeval.model.audio import VELOCITY_MODES
+    from pianoeval.symbolic.midi import PerformanceMidi, load_midi, normalise_velocities
     from pianoeval.symbolic.rater_inputs import performance_only_columns, rater_inputs
 
+    if velocity not in VELOCITY_MODES:
+        raise ParameterError(f"velocity must be one of {VELOCITY_MODES}, not {velocity!r}")
     unknown = [e for e in encoders if e not in EMBEDDING_ENCODERS]
     if unknown:
         raise ParameterError(f"unknown corpus encoders {unknown}; known: {EMBEDDING_ENCODERS}")
@@ -97,9 +106,10 @@ def audio_table(
     if with_scores:
         by_excerpt = percepiano_score_paths(data_root)
         scores = [by_excerpt.get(parse_name(i).excerpt) for i in ids]
-    x = rater_inputs(
-        [paths[i] for i in ids], scores, ids=ids, jobs=jobs, cache=cache, progress=progress
-    )
+    perfs: list[PerformanceMidi | Path] = [paths[i] for i in ids]
+    if velocity == "z":
+        perfs = [normalise_velocities(load_midi(paths[i], require_notes=False)) for i in ids]
+    x = rater_inputs(perfs, scores, ids=ids, jobs=jobs, cache=cache, progress=progress)
     if not with_scores:
         x = x[performance_only_columns(x.columns)]
     parts = [x]

@@ -39,9 +39,12 @@ from pianoeval.model.symbolic import SymbolicRater
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pianoeval.symbolic.midi import PerformanceMidi
+
 __all__ = [
     "AUDIO_MODEL_ID",
     "DEFAULT_PROJECTIONS",
+    "VELOCITY_MODES",
     "AudioRater",
     "Projection",
     "is_audio_bundle",
@@ -52,6 +55,9 @@ AUDIO_MODEL_ID = "pianoeval-audio-v1"
 BUNDLE_FILE = "audio_rater.json"
 #: Principal components kept per pooled vector (chosen on CV folds: docs/benchmarks.md).
 DEFAULT_PROJECTIONS: dict[str, int] = {"transkun": 32, "mel_stats": 16}
+#: How transcribed velocities reach the features: as transcribed ("raw"), or standardised
+#: per performance ("z", :func:`pianoeval.symbolic.midi.normalise_velocities`).
+VELOCITY_MODES = ("raw", "z")
 
 
 @dataclass
@@ -146,6 +152,11 @@ class AudioRater:
     projections : mapping of str to int, optional
         Components kept per encoder (default :data:`DEFAULT_PROJECTIONS`); encoders
         absent from it are not used.
+    velocity : {"raw", "z"}
+        How the transcription's velocities enter its features (:data:`VELOCITY_MODES`):
+        "z" standardises them per performance (:meth:`prepare`), so the rater reads
+        relative dynamics, which survive a change of piano, not absolute levels, which do
+        not. The rater's inputs must be computed from :meth:`prepare`'s output.
     **rater_kwargs
         Passed to both :class:`~pianoeval.model.symbolic.SymbolicRater` (with score and
         without).
@@ -163,8 +174,15 @@ class AudioRater:
     """
 
     def __init__(
-        self, *, projections: Mapping[str, int] | None = None, **rater_kwargs: Any
+        self,
+        *,
+        projections: Mapping[str, int] | None = None,
+        velocity: str = "raw",
+        **rater_kwargs: Any,
     ) -> None:
+        if velocity not in VELOCITY_MODES:
+            raise ParameterError(f"velocity must be one of {VELOCITY_MODES}, not {velocity!r}")
+        self.velocity = velocity
         self.projection_sizes = dict(DEFAULT_PROJECTIONS if projections is None else projections)
         for enc, k in self.projection_sizes.items():
             if not isinstance(k, int) or k < 1:
@@ -185,6 +203,14 @@ class AudioRater:
     def is_fitted(self) -> bool:
         """Whether the rater has its projections and models."""
         return self.rater is not None and self.rater.is_fitted
+
+    def prepare(self, perf: PerformanceMidi) -> PerformanceMidi:
+        """Return the transcription as the rater's features must see it (see ``velocity``)."""
+        if self.velocity == "z":
+            from pianoeval.symbolic.midi import normalise_velocities
+
+            return normalise_velocities(perf)
+        return perf
 
     def transform(self, x: pd.DataFrame) -> pd.DataFrame:
         """Replace the ``emb.*`` columns by the projections (other columns kept)."""
@@ -249,6 +275,7 @@ class AudioRater:
             "kind": "audio",
             "model_id": self.model_id,
             "pianoeval_version": __version__,
+            "velocity": self.velocity,
             "projections": [p.to_dict() for p in self.projections],
             "model_sha256": inner,
             **{k: v for k, v in self.metadata.items() if k != "model_id"},
@@ -280,10 +307,19 @@ class AudioRater:
             raise SchemaError(f"{base}: model/rater.json is missing")
         if hashlib.sha256(inner.read_bytes()).hexdigest() != record.get("model_sha256"):
             raise SchemaError(f"{base}: checksum of model/rater.json does not match {BUNDLE_FILE}")
-        rater = cls(projections={p["encoder"]: len(p["components"]) for p in record["projections"]})
+        velocity = record.get("velocity", "raw")  # bundles before velocity modes: raw
+        if velocity not in VELOCITY_MODES:
+            raise SchemaError(f"{base}: unknown velocity mode {velocity!r} in {BUNDLE_FILE}")
+        rater = cls(
+            projections={p["encoder"]: len(p["components"]) for p in record["projections"]},
+            velocity=velocity,
+        )
         rater.projections = [Projection.from_dict(p) for p in record["projections"]]
         rater.rater = SymbolicRater.load(base / "model")
-        known = {"schema_version", "kind", "projections", "model_sha256", "pianoeval_version"}
+        known = {
+            "schema_version", "kind", "projections", "model_sha256", "pianoeval_version",
+            "velocity",
+        }  # fmt: skip
         rater.metadata = {k: v for k, v in record.items() if k not in known}
         return rater
 

@@ -354,7 +354,7 @@ def evaluate(
     model_id = str(rater.metadata.get("model_id", "unknown"))
     caution = AUDIO_CAUTION if info.kind == "audio" else None
     if audio is not None and emb is not None:
-        values = audio.predict({**feats, **emb})
+        values = audio.predict({**_audio_features(audio, perf, feats, score, use), **emb})
         dim_names = audio.dims
         model_id = audio.model_id
         caution = str(audio.metadata.get("caution", AUDIO_RATER_CAUTION))
@@ -381,6 +381,27 @@ def evaluate(
         warnings=notes,
         caution=caution,
     )
+
+
+def _audio_features(
+    audio: AudioRater,
+    perf: PerformanceMidi,
+    feats: dict[str, float],
+    score: PerformanceMidi | PathLike | None,
+    use: ScoreUse | None,
+) -> dict[str, float]:
+    """Return the rater features of the transcription as ``audio`` reads it (``velocity``).
+
+    ``feats`` (the transcription as found, what the rating reports) is reused when the
+    audio rater reads the transcription unchanged.
+    """
+    from pianoeval.symbolic.rater_inputs import rater_features
+
+    prepared = audio.prepare(perf)
+    if prepared is perf:
+        return feats
+    with_score = score is not None and use is not None and use.used
+    return rater_features(prepared, score=score if with_score else None)
 
 
 def _audio_rater(

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from pianoeval._paths import check_input_file, describe_exception
 from pianoeval._typing import PathLike
 from pianoeval.constants import PEDAL_DOWN
-from pianoeval.errors import MidiError
+from pianoeval.errors import MidiError, ParameterError
 
 NOTE_DTYPE = np.dtype(
     [("onset_sec", "f8"), ("offset_sec", "f8"), ("pitch", "i2"), ("velocity", "i2")]
@@ -180,3 +180,47 @@ def sounding_offsets(
     release[has_up] = up_times[nxt[has_up]]
     offsets[held] = np.maximum(offsets[held], release)
     return offsets
+
+
+#: Target of :func:`normalise_velocities`: mean and standard deviation of the velocities.
+NORMALISED_VELOCITY_MEAN, NORMALISED_VELOCITY_SD = 64.0, 18.0
+
+
+def normalise_velocities(
+    perf: PerformanceMidi,
+    *,
+    mean: float = NORMALISED_VELOCITY_MEAN,
+    sd: float = NORMALISED_VELOCITY_SD,
+) -> PerformanceMidi:
+    """Return ``perf`` with its velocities standardised to ``mean`` and ``sd`` (1-127).
+
+    Why: a transcription's velocities say how loud each note *sounded* on the piano that
+    was recorded, and every piano maps touch to sound differently. Transcribing the same
+    PercePiano performances rendered with MuseScore General instead of FluidR3_GM moves
+    the mean transcribed velocity by 4.6 standard deviations (across segments) and doubles
+    its spread (docs/audio-rater.md, "Velocities"), so a rater that learned absolute
+    velocities on one piano misreads every other. Within a performance, the order and the
+    relative size of the dynamics survive the piano; those are what this keeps. A
+    performance whose notes all have one velocity gets ``mean`` for all.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> notes = np.array([(0.0, 0.5, 60, 30), (0.5, 1.0, 62, 40), (1.0, 1.5, 64, 50)],
+    ...                  dtype=NOTE_DTYPE)
+    >>> empty = np.array([], dtype=PEDAL_DTYPE)
+    >>> p = PerformanceMidi("x.mid", notes, empty, empty, empty, 1.5)
+    >>> normalise_velocities(p).notes["velocity"].tolist()
+    [42, 64, 86]
+    """
+    from dataclasses import replace
+
+    if not 1.0 <= mean <= 127.0 or sd <= 0:
+        raise ParameterError(f"mean must be within 1-127 and sd positive (got {mean}, {sd})")
+    notes = perf.notes.copy()
+    if len(notes):
+        v = notes["velocity"].astype(np.float64)
+        spread = float(v.std())
+        z = (v - v.mean()) / spread if spread > 0 else np.zeros_like(v)
+        notes["velocity"] = np.clip(np.rint(mean + sd * z), 1, 127).astype(notes["velocity"].dtype)
+    return replace(perf, notes=notes)

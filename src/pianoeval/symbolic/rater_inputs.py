@@ -144,7 +144,7 @@ def rater_table(perf_table: pd.DataFrame, score_table: pd.DataFrame | None) -> p
 
 
 def rater_inputs(
-    perfs: Sequence[PathLike],
+    perfs: Sequence[PerformanceMidi | PathLike],
     scores: Sequence[PathLike | None] | None,
     *,
     ids: Sequence[str],
@@ -152,12 +152,12 @@ def rater_inputs(
     cache: bool | PathLike = True,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Rater inputs (features and score deltas) of performance MIDI files.
+    """Rater inputs (features and score deltas) of performances.
 
     Parameters
     ----------
-    perfs : sequence of path-like
-        Performance MIDI files.
+    perfs : sequence of path-like or PerformanceMidi
+        Performance MIDI files (or loaded performances).
     scores : sequence of path-like or None, optional
         Each performance's score (None where it has none); None for no scores at all
         (performance-only features and zero deltas).

@@ -44,12 +44,14 @@ def audio_training_tables(
     *,
     with_scores: bool,
     ids: Sequence[str] | None = None,
+    velocity: str = "raw",
     jobs: int | None = 2,
     progress: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows of every condition stacked, and their labels (repeated per condition).
 
-    ``ids`` restricts the rows to those segments (default: every segment a condition has).
+    ``ids`` restricts the rows to those segments (default: every segment a condition has);
+    ``velocity`` is passed to :func:`~pianoeval.data.audio_table.audio_table`.
 
     Returns
     -------
@@ -74,8 +76,8 @@ def audio_training_tables(
         corpus = load_condition(cond)
         if ids is not None:
             corpus = corpus.subset(ids)
-        parts.append(audio_table(data_root, corpus, with_scores=with_scores, jobs=jobs,
-                                 progress=progress))  # fmt: skip
+        parts.append(audio_table(data_root, corpus, with_scores=with_scores, velocity=velocity,
+                                 jobs=jobs, progress=progress))  # fmt: skip
     x = pd.concat(parts)
     x = x.loc[[i in means for i in x.index]]
     y = pd.DataFrame([means[i] for i in x.index], index=x.index, columns=percepiano19_dims())
@@ -89,6 +91,7 @@ def train_audio_rater(
     conditions: Sequence[str] = CLEAN_CONDITIONS,
     holdout: str | None = None,
     ids: Sequence[str] | None = None,
+    velocity: str = "z",
     benchmark: Mapping[str, Any] | None = None,
     caution: str | None = None,
     jobs: int | None = 2,
@@ -108,6 +111,10 @@ def train_audio_rater(
         Leave that split's test segments out of training (every condition).
     ids : sequence of str, optional
         Train on these segments only (before the holdout is applied).
+    velocity : {"raw", "z"}
+        How transcribed velocities enter the features (:class:`AudioRater`); "z", the
+        default, standardises them per performance, which held-out pianos need
+        (docs/audio-rater.md).
     benchmark : mapping, optional
         Figures to record in the bundle (the benchmark passes its summary).
     caution : str, optional
@@ -125,17 +132,17 @@ def train_audio_rater(
     from pianoeval.symbolic.rater_inputs import performance_only_columns
 
     held = set(holdout_ids(holdout))
-    xs, ys = audio_training_tables(data_root, conditions, with_scores=True, ids=ids, jobs=jobs,
-                                   progress=progress)  # fmt: skip
-    x0, y0 = audio_training_tables(data_root, conditions, with_scores=False, ids=ids, jobs=jobs,
-                                   progress=progress)  # fmt: skip
+    xs, ys = audio_training_tables(data_root, conditions, with_scores=True, ids=ids,
+                                   velocity=velocity, jobs=jobs, progress=progress)  # fmt: skip
+    x0, y0 = audio_training_tables(data_root, conditions, with_scores=False, ids=ids,
+                                   velocity=velocity, jobs=jobs, progress=progress)  # fmt: skip
     keep_s = [i not in held for i in xs.index]
     keep_0 = [i not in held for i in x0.index]
     xs, ys, x0, y0 = xs.loc[keep_s], ys.loc[keep_s], x0.loc[keep_0], y0.loc[keep_0]
     x0 = x0[
         [*performance_only_columns(x0.columns), *(c for c in x0.columns if c.startswith("emb."))]
     ]
-    rater = AudioRater(**{"n_threads": 1, **rater_kwargs})
+    rater = AudioRater(velocity=velocity, **{"n_threads": 1, **rater_kwargs})
     rater.fit(xs, ys, x_no_score=x0, y_no_score=y0, progress="audio rater" if progress else False)
     ids = sorted(set(xs.index))
     training: dict[str, Any] = {
@@ -146,6 +153,7 @@ def train_audio_rater(
         "renderers": {c: get_soundfont(get_condition(c).soundfont).description for c in conditions},
         "inputs": "transkun transcription of each render (never the true MIDI), transkun's "
         "pooled context of the same pass, fixed-reference mel statistics",
+        "velocity": velocity,
         "labels": "released means (mean rating / 7)",
     }
     if holdout is not None:
