@@ -201,9 +201,11 @@ def main() -> None:
     ap.add_argument(
         "--reuse",
         type=Path,
-        default=None,
-        help="an earlier result of this script: its rows are copied, not recomputed "
-        "(same code and packs; lets a run add the conditions built since)",
+        nargs="+",
+        default=[],
+        help="earlier results of this script: rows with the same setup are copied, not "
+        "recomputed (same code and packs; lets a run add the conditions built since, or "
+        "merge runs of different --splits made in parallel)",
     )
     args = ap.parse_args()
     root = find_data_root(args.data_root, dataset="percepiano")
@@ -238,8 +240,9 @@ def main() -> None:
 
     results: dict[str, Any] = {}
     reused: dict[str, Any] = {}
-    if args.reuse is not None:
-        reused = json.loads(args.reuse.read_text())["results"]
+    for path in args.reuse:
+        for key, row in json.loads(path.read_text())["results"].items():
+            reused[key] = {"reused_from": str(path), **row}
     for split_name in args.splits:
         split = load_split(split_name)
         for ws, vel, variant in (
@@ -274,7 +277,7 @@ def main() -> None:
                          **({"velocity": vel} if audio_row else {})}  # fmt: skip
                 old = reused.get(key, {})
                 if old and all(old.get(k) == v for k, v in setup.items()):
-                    results[key] = {**old, "reused_from": str(args.reuse)}
+                    results[key] = old
                     continue
                 t = time.perf_counter()
                 oof, test = run_split(
