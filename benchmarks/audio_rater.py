@@ -21,7 +21,7 @@ Rows (``--variants``):
 
 Audio rows read the transcription with its velocities standardised per performance
 (``--velocity z``, what the shipped rater does); ``--velocity z raw`` adds the same rows on
-the velocities as transcribed (``<variant>+rawvel``), side by side.
+the velocities as transcribed (``features+rawvel``, held-out rows), side by side.
 
 Columns: excerpt-split CV (out of fold) and test, performer-split CV and test, with R2
 without the Score renditions, pairwise accuracy (within excerpt), per-dimension R2 with
@@ -182,7 +182,7 @@ def main() -> None:
         choices=["z", "raw"],
         default=["z"],
         help="how transcribed velocities enter the audio rows (z: standardised per "
-        "performance; raw rows are named <variant>+rawvel)",
+        "performance; raw: the held-out features rows again, named features+rawvel)",
     )
     ap.add_argument("--with-score", action="store_true", help="also rate audio with the score")
     ap.add_argument(
@@ -254,6 +254,8 @@ def main() -> None:
                 continue  # velocity modes change audio rows only
             if variant in ("transkun", "mel_stats") and (ws or vel == "raw"):
                 continue  # they see no symbolic column: the no-score rows say it all
+            if vel == "raw" and variant != "features":
+                continue  # the velocity comparison is made on the features row
             runs: list[tuple[str, str | None, list[str]]] = []
             if variant == "midi":
                 runs = [("midi", None, ["midi"])]
@@ -261,7 +263,7 @@ def main() -> None:
                 runs = [(variant, "midi", [])]
             else:
                 for h in corpora:
-                    if args.seen_renderer and h in full:
+                    if args.seen_renderer and h in full and vel != "raw":
                         runs.append((f"seen/{h}", h, [h]))
                     others = [c for c in full if c != h]
                     if others:
