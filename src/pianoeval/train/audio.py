@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["CLEAN_CONDITIONS", "audio_training_tables", "holdout_ids", "train_audio_rater"]
 
 #: The clean renderers of the corpus, in build order.
-CLEAN_CONDITIONS = ("fluidr3_gm", "musescore_general", "timgm6mb")
+CLEAN_CONDITIONS = ("fluidr3_gm", "musescore_general", "timgm6mb", "csound_gm")
 
 
 def holdout_ids(split: str | None) -> list[str]:
