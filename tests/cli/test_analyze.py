@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from pianoeval.cli import app
 from pianoeval.examples import example_midi_path
+from pianoeval.rater import RESULT_SCHEMA_VERSION
 
 runner = CliRunner()
 
@@ -20,7 +21,7 @@ def test_analyze_example_json_is_one_versioned_report() -> None:
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["kind"] == "analysis"
-    assert out["schema_version"] == 1
+    assert out["schema_version"] == RESULT_SCHEMA_VERSION
     assert out["failures"] == []
     (res,) = out["ratings"]
     assert res["input"]["path"] == str(example_midi_path())

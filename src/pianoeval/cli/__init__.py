@@ -20,6 +20,7 @@ from pianoeval._version import __version__
 from pianoeval.cli import (
     analyze,
     audio,
+    calibrate,
     data,
     dims,
     embed,
@@ -72,6 +73,7 @@ app.command("licences")(licences.licences)
 app.command("render")(render.render)
 app.command("analyze")(analyze.analyze)
 app.add_typer(rater.app, name="rater")
+app.command("calibrate")(calibrate.calibrate)
 app.command("embed")(embed.embed)
 app.command("train")(train.train)
 app.command("cv")(train.cv)

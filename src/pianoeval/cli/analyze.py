@@ -18,6 +18,7 @@ from pianoeval.cli._common import FormatOption, OutputFormat, echo_json, print_t
 
 if TYPE_CHECKING:
     from pianoeval.rater import FailedInput, Rating
+    from pianoeval.rater.result import DimensionScore
 
 
 def analyze(
@@ -124,11 +125,28 @@ def _print_rating(r: Rating) -> None:
     print_table(
         "performance features", ["feature", "value"], [[s.label, s.text] for s in r.summary]
     )
+    levels = {s.interval_level for s in r.scores if s.interval_level is not None}
+    if not levels:
+        print_table(
+            f"{r.model_id} ({r.taxonomy}, 1/7 = low end, 1 = high end; no calibration: "
+            "no intervals)",
+            ["dimension", "low end", "score", "", "high end"],
+            [[s.name, s.low, f"{s.value:.2f}", _bar(s.value), s.high] for s in r.scores],
+        )
+        return
+    level = f"{max(levels):.0%} interval"
     print_table(
-        f"{r.model_id} ({r.taxonomy}, 1/7 = low end, 1 = high end)",
-        ["dimension", "low end", "score", "", "high end"],
-        [[s.name, s.low, f"{s.value:.2f}", _bar(s.value), s.high] for s in r.scores],
+        f"{r.model_id} ({r.taxonomy}, 1/7 = low end, 1 = high end; calibrated, with the "
+        f"{level} of each score)",
+        ["dimension", "low end", "score", level, "", "high end"],
+        [[s.name, s.low, f"{s.value:.2f}", _interval(s), _bar(s.value), s.high] for s in r.scores],
     )
+
+
+def _interval(s: DimensionScore) -> str:
+    if s.interval_low is None or s.interval_high is None:
+        return "-"
+    return f"{s.interval_low:.2f}-{s.interval_high:.2f}"
 
 
 def _bar(value: float, width: int = 12) -> str:

@@ -34,7 +34,7 @@ import numpy.typing as npt
 from pianoeval._typing import PathLike
 from pianoeval._version import __version__
 from pianoeval.errors import ParameterError, SchemaError
-from pianoeval.model.symbolic import SymbolicRater
+from pianoeval.model.symbolic import DEFAULT_INTERVAL_LEVEL, CalibratedPrediction, SymbolicRater
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -260,6 +260,48 @@ class AudioRater:
         frame = pd.DataFrame([dict(x)]) if isinstance(x, Mapping) else x
         out = np.asarray(self.rater.predict(self.transform(frame)), dtype=np.float64)
         return out[0] if single else out
+
+    def predict_calibrated(
+        self, x: Mapping[str, float] | pd.DataFrame, *, level: float = DEFAULT_INTERVAL_LEVEL
+    ) -> CalibratedPrediction:
+        """Rate with spread, calibrated scores and intervals (the inner rater's calibration).
+
+        See :meth:`~pianoeval.model.symbolic.SymbolicRater.predict_calibrated`; the
+        calibration lives in the inner bundle (``model/calibration.json``).
+        """
+        import pandas as pd
+
+        if self.rater is None:
+            raise ParameterError("the audio rater is not fitted: call fit() or load()")
+        single = isinstance(x, Mapping)
+        frame = pd.DataFrame([dict(x)]) if isinstance(x, Mapping) else x
+        pred = self.rater.predict_calibrated(self.transform(frame), level=level)
+        if not single:
+            return pred
+        return CalibratedPrediction(
+            raw=pred.raw[0], value=pred.value[0], sigma=pred.sigma[0], low=pred.low[0],
+            high=pred.high[0], calibrated=pred.calibrated[0], level=pred.level,
+        )  # fmt: skip
+
+    def write_calibration(self, path: PathLike, *, info: Mapping[str, Any] | None = None) -> Path:
+        """Store the inner rater's calibrations in the saved bundle ``path``, models untouched.
+
+        Writes ``model/calibration.json`` (and the fallback's) through
+        :meth:`SymbolicRater.write_calibration` and updates the checksum of
+        ``model/rater.json`` in ``audio_rater.json``.
+        """
+        if self.rater is None:
+            raise ParameterError("the audio rater is not fitted: call fit() or load()")
+        base = Path(path)
+        try:
+            record = json.loads((base / BUNDLE_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SchemaError(f"{base}: no {BUNDLE_FILE} (not an audio rater bundle)") from None
+        self.rater.write_calibration(base / "model", info=info)
+        inner = (base / "model" / "rater.json").read_bytes()
+        record["model_sha256"] = hashlib.sha256(inner).hexdigest()
+        (base / BUNDLE_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        return base
 
     def save(self, path: PathLike) -> Path:
         """Write the bundle folder (``audio_rater.json`` and ``model/``)."""

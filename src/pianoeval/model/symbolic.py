@@ -31,6 +31,16 @@ the statistics LightGBM keeps for training and importance plots, see
 :func:`compact_model_text`), the ridge member as numbers (``linear.json.xz``: feature
 quantiles, coefficients, intercepts) and, for the fallback, the same again in
 ``no_score/``. Nothing is pickled, so loading a rater never runs code.
+
+**Spread and calibration.** :meth:`SymbolicRater.predict_with_spread` also returns each
+item's *spread*: the weighted standard deviation of the member models' predictions
+around the blend (every seed model of a member shares that member's weight), a measure of
+how much the members disagree (chosen on the excerpt-split CV: docs/calibration.md). A
+bundle may hold a ``calibration.json`` (:class:`pianoeval.calibration.Calibration`, fitted
+on out-of-fold predictions by ``pianoeval calibrate``; the fallback has its own in
+``no_score/``), checksummed in ``rater.json`` like the model files;
+:meth:`SymbolicRater.predict_calibrated` then gives calibrated scores and conformal
+intervals. A bundle without one still loads and rates (no intervals).
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ import json
 import lzma
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +69,8 @@ if TYPE_CHECKING:
     import lightgbm
     import pandas as pd
 
+    from pianoeval.calibration import Calibration
+    from pianoeval.model.spread import SpreadModel
     from pianoeval.symbolic.midi import PerformanceMidi
 
 #: Version 2 added the ``extra_trees`` and ``ridge`` members; version 1 raters (``gbdt``
@@ -91,6 +104,44 @@ DEFAULT_WEIGHTS: dict[str, float] = {"gbdt": 1.5, "extra_trees": 1.5, "ridge": 0
 MEMBERS = ("gbdt", "extra_trees", "ridge")
 #: Where a saved rater keeps its performance-only fallback.
 NO_SCORE_DIR = "no_score"
+#: The calibration's file inside a bundle (:data:`pianoeval.calibration.CALIBRATION_FILE`).
+CALIBRATION_FILE = "calibration.json"
+#: Nominal coverage of the intervals a rating reports.
+DEFAULT_INTERVAL_LEVEL = 0.8
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class CalibratedPrediction:
+    """Scores with their spread and, where the rater is calibrated, an interval.
+
+    Every array has shape ``(n_items, n_dims)`` (or ``(n_dims,)`` for one item).
+
+    Attributes
+    ----------
+    raw : np.ndarray
+        The rater's blend (what :meth:`SymbolicRater.predict` returns).
+    value : np.ndarray
+        Calibrated scores (``raw`` where a row has no calibration), clipped to the label
+        range.
+    sigma : np.ndarray
+        The calibrated spread (an estimate of the SD of the error), or the raw member
+        spread where a row has no calibration.
+    low, high : np.ndarray
+        Conformal interval of nominal coverage ``level`` around ``value``, clipped to the
+        label range; NaN where a row has no calibration.
+    calibrated : np.ndarray of bool, shape=(n_items,) or ()
+        Whether the row was calibrated.
+    level : float
+    """
+
+    raw: FloatArray
+    value: FloatArray
+    sigma: FloatArray
+    low: FloatArray
+    high: FloatArray
+    calibrated: npt.NDArray[np.bool_]
+    level: float
 
 
 def percepiano19_dims() -> list[str]:
@@ -181,6 +232,10 @@ class SymbolicRater:
         self.metadata: dict[str, Any] = {}
         #: Rates the rows without a score (``score.available == 0``) when set.
         self.no_score: SymbolicRater | None = None
+        #: Calibrates the scores and gives intervals (``calibration.json``), when set.
+        self.calibration: Calibration | None = None
+        #: Predicts each score's absolute error (``spread/``), when set: the spread then.
+        self.spread_model: SpreadModel | None = None
 
     @property
     def members(self) -> list[str]:
@@ -328,6 +383,113 @@ class SymbolicRater:
         ParameterError
             If the rater is not fitted or feature columns are missing.
         """
+        values, _ = self._predict_routed(x, score=score, spread=False)
+        return values
+
+    def predict_with_spread(
+        self,
+        x: PerformanceMidi | PathLike | Mapping[str, float] | pd.DataFrame,
+        *,
+        score: PerformanceMidi | PathLike | None = None,
+        members: bool = False,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Rate like :meth:`predict` and also return each score's spread.
+
+        With an error model (``spread_model``, stored by ``pianoeval calibrate``) the
+        spread is its prediction of the score's absolute error. Without one, or with
+        ``members=True``, it is the weighted standard deviation of the member models'
+        (unclipped) predictions around their weighted mean: large where ``gbdt``,
+        ``extra_trees`` and ``ridge`` (and the seeds of a member) disagree. Rows without a
+        score get the fallback's spread. Either is only a relative measure until a
+        :class:`~pianoeval.calibration.Calibration` scales it
+        (:meth:`predict_calibrated`).
+
+        Returns
+        -------
+        values, sigma : np.ndarray, shape=(n_dims,) or (n_items, n_dims)
+            The scores (as :meth:`predict`) and their spread (>= 0; 0 for a rater with a
+            single model per dimension).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> rng = np.random.default_rng(0)
+        >>> x = pd.DataFrame(rng.normal(size=(60, 2)), columns=["a.x", "a.y"])
+        >>> y = np.clip(0.5 + 0.1 * x[["a.x"]].to_numpy(), 0.2, 0.9)
+        >>> rater = SymbolicRater(dims=["d1"], n_rounds=20, extra_trees_rounds=20).fit(x, y)
+        >>> values, sigma = rater.predict_with_spread(x.iloc[:3])
+        >>> values.shape == sigma.shape == (3, 1), bool(np.all(sigma >= 0))
+        (True, True)
+        """
+        values, sigma = self._predict_routed(x, score=score, spread=True, members=members)
+        assert sigma is not None
+        return values, sigma
+
+    def predict_calibrated(
+        self,
+        x: PerformanceMidi | PathLike | Mapping[str, float] | pd.DataFrame,
+        *,
+        score: PerformanceMidi | PathLike | None = None,
+        level: float = DEFAULT_INTERVAL_LEVEL,
+    ) -> CalibratedPrediction:
+        """Rate, calibrate and give each score a conformal interval of coverage ``level``.
+
+        Rows with a score use this rater's calibration, rows without one the fallback's
+        (``no_score.calibration``). A row whose rater has no calibration keeps its raw
+        score and raw spread, with NaN bounds and ``calibrated`` False.
+
+        Returns
+        -------
+        CalibratedPrediction
+
+        Raises
+        ------
+        ParameterError
+            For a level outside ``(0, 1)`` or inputs :meth:`predict` refuses.
+        """
+        from pianoeval.calibration.conformal import check_level
+
+        lv = check_level(level)
+        frame, single, bare = self._route(x, score=score)
+        n, d = len(frame), len(self.dims)
+        raw, sigma = np.zeros((n, d)), np.zeros((n, d))
+        value, spread = np.zeros((n, d)), np.zeros((n, d))
+        low, high = np.full((n, d), np.nan), np.full((n, d), np.nan)
+        done = np.zeros(n, dtype=bool)
+        for rows, part in ((~bare, self), (bare, self.no_score)):
+            if part is None or not rows.any():
+                continue
+            r, s = part._spread_matrix(part._matrix(frame[rows]))
+            raw[rows], sigma[rows], value[rows], spread[rows] = r, s, r, s
+            cal = part.calibration
+            if cal is not None:
+                value[rows] = cal.apply(r)
+                spread[rows] = cal.spread(s if cal.uses_sigma else None, int(rows.sum()))
+                low[rows], high[rows] = cal.interval(r, s if cal.uses_sigma else None, level=lv)
+                done[rows] = True
+        if self.clip:
+            value = np.clip(value, *LABEL_RANGE)
+            low[done], high[done] = (
+                np.clip(low[done], *LABEL_RANGE),
+                np.clip(high[done], *LABEL_RANGE),
+            )
+        pred = CalibratedPrediction(
+            raw=raw, value=value, sigma=spread, low=low, high=high, calibrated=done, level=lv
+        )
+        if not single:
+            return pred
+        return CalibratedPrediction(
+            raw=raw[0], value=value[0], sigma=spread[0], low=low[0], high=high[0],
+            calibrated=done[0], level=lv,
+        )  # fmt: skip
+
+    def _route(
+        self,
+        x: PerformanceMidi | PathLike | Mapping[str, float] | pd.DataFrame,
+        *,
+        score: PerformanceMidi | PathLike | None,
+    ) -> tuple[pd.DataFrame, bool, npt.NDArray[np.bool_]]:
+        """Return the input as a feature table, whether it was one item, its score-less rows."""
         from pianoeval.symbolic.midi import PerformanceMidi
 
         if not self.is_fitted:
@@ -343,7 +505,6 @@ class SymbolicRater:
             raise ParameterError(
                 "predict takes a feature mapping, a DataFrame, a MIDI path or a PerformanceMidi"
             )
-        single = isinstance(x, Mapping)
         bare = np.zeros(len(frame), dtype=bool)
         if self.no_score is not None:
             available = frame.get("score.available")
@@ -352,12 +513,30 @@ class SymbolicRater:
                 if available is None
                 else np.asarray(available, dtype=np.float64) == 0
             )
+        return frame, isinstance(x, Mapping), bare
+
+    def _predict_routed(
+        self,
+        x: PerformanceMidi | PathLike | Mapping[str, float] | pd.DataFrame,
+        *,
+        score: PerformanceMidi | PathLike | None,
+        spread: bool,
+        members: bool = False,
+    ) -> tuple[FloatArray, FloatArray | None]:
+        frame, single, bare = self._route(x, score=score)
         out = np.zeros((len(frame), len(self.dims)))
-        if (~bare).any():
-            out[~bare] = self._predict_matrix(self._matrix(frame[~bare]))
-        if bare.any() and self.no_score is not None:
-            out[bare] = self.no_score.predict(frame[bare])
-        return out[0] if single else out
+        sig = np.zeros_like(out)
+        for rows, part in ((~bare, self), (bare, self.no_score)):
+            if part is None or not rows.any():
+                continue
+            arr = part._matrix(frame[rows])
+            if spread:
+                out[rows], sig[rows] = part._spread_matrix(arr, members=members)
+            else:
+                out[rows] = part._predict_matrix(arr)
+        if single:
+            return out[0], sig[0] if spread else None
+        return out, sig if spread else None
 
     def predict_members(self, x: pd.DataFrame) -> dict[str, npt.NDArray[np.float64]]:
         """Each member's unclipped prediction, ``{member: array (n_items, n_dims)}``."""
@@ -375,6 +554,41 @@ class SymbolicRater:
         if self.linear is not None:
             out["ridge"] = self.linear.predict(arr)
         return out
+
+    def _model_predictions(
+        self, arr: npt.NDArray[np.float32]
+    ) -> list[tuple[float, npt.NDArray[np.float64]]]:
+        """``(weight, prediction (n_items, n_dims))`` of every model; weights sum to 1.
+
+        Each seed model of a tree member gets an equal share of that member's weight.
+        """
+        total = sum(self.weights[m] for m in self.members)
+        out: list[tuple[float, npt.NDArray[np.float64]]] = []
+        for name, models in (("gbdt", self.models), ("extra_trees", self.extra_models)):
+            if name in self.members:
+                w = self.weights[name] / total / len(self.seeds)
+                for k in range(len(self.seeds)):
+                    out.append((w, np.column_stack([models[d][k].predict(arr) for d in self.dims])))
+        if self.linear is not None:
+            out.append((self.weights["ridge"] / total, self.linear.predict(arr)))
+        return out
+
+    def _spread_matrix(
+        self, arr: npt.NDArray[np.float32], *, members: bool = False
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Blend (clipped as :meth:`_predict_matrix`) and its spread.
+
+        The spread is the error model's sigma when the rater has one (and ``members`` is
+        False), else the weighted SD over the models.
+        """
+        preds = self._model_predictions(arr)
+        mean = sum((w * p for w, p in preds), np.zeros((len(arr), len(self.dims))))
+        var = sum((w * (p - mean) ** 2 for w, p in preds), np.zeros_like(mean))
+        out = np.clip(mean, *LABEL_RANGE) if self.clip else mean
+        member_sd = np.sqrt(var)
+        if self.spread_model is not None and not members:
+            return out, self.spread_model.predict(arr, out, member_sd)
+        return out, member_sd
 
     def _predict_matrix(self, arr: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         parts = self._members(arr)
@@ -430,6 +644,7 @@ class SymbolicRater:
                 put(f"models/{dim}.et.s{seed}.txt.xz", compact_model_text(model.model_to_string()))
         if self.linear is not None:
             put("linear.json.xz", self.linear.to_json())
+        files.update(self._save_calibration(out))
         record = {
             "schema_version": SCHEMA_VERSION,
             "model_id": self.metadata.get("model_id", MODEL_ID),
@@ -456,6 +671,77 @@ class SymbolicRater:
             self.no_score.save(out / NO_SCORE_DIR)
         return out
 
+    def _save_calibration(self, out: Path) -> dict[str, str]:
+        """Write (or remove stale) ``calibration.json`` and ``spread/``; return checksums."""
+        import shutil
+
+        from pianoeval.model.spread import SPREAD_DIR
+
+        files: dict[str, str] = {}
+        shutil.rmtree(out / SPREAD_DIR, ignore_errors=True)
+        if self.spread_model is not None:
+            (out / SPREAD_DIR).mkdir()
+            for rel, data in self.spread_model.to_files().items():
+                (out / rel).write_bytes(data)
+                files[rel] = hashlib.sha256(data).hexdigest()
+        target = out / CALIBRATION_FILE
+        if self.calibration is None:
+            target.unlink(missing_ok=True)
+            return files
+        self._check_calibration(self.calibration, target)
+        self.calibration.save(target)
+        files[CALIBRATION_FILE] = hashlib.sha256(target.read_bytes()).hexdigest()
+        return files
+
+    def _check_calibration(self, cal: Calibration, where: Path) -> None:
+        if list(cal.dims) != self.dims:
+            raise SchemaError(
+                f"{where}: calibration dimensions {list(cal.dims)} differ from the rater's "
+                f"{self.dims}"
+            )
+
+    def write_calibration(self, path: PathLike, *, info: Mapping[str, Any] | None = None) -> Path:
+        """Store this rater's calibrations in its saved bundle ``path``, models untouched.
+
+        Writes ``calibration.json`` and the error model ``spread/`` (and the same in
+        ``no_score/`` for the fallback) and adds their checksums (and ``info``, as the
+        ``calibration`` entry) to ``rater.json``; the model files are not rewritten.
+        A rater whose ``calibration`` (``spread_model``) is None has its file removed.
+
+        Returns
+        -------
+        Path
+            The bundle folder.
+
+        Raises
+        ------
+        SchemaError
+            If ``path`` holds no saved rater or the calibration's dimensions differ.
+        """
+        base = Path(path)
+        meta = base / "rater.json"
+        try:
+            record = json.loads(meta.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SchemaError(f"{base}: no rater.json (not a saved rater)") from None
+        files = {
+            k: v
+            for k, v in record.get("files", {}).items()
+            if k != CALIBRATION_FILE and not k.startswith("spread/")
+        }
+        files.update(self._save_calibration(base))
+        record["files"] = files
+        if info is not None:
+            record["calibration"] = dict(info)
+            self.metadata["calibration"] = dict(info)
+        elif self.calibration is None:
+            record.pop("calibration", None)
+            self.metadata.pop("calibration", None)
+        meta.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        if self.no_score is not None and (base / NO_SCORE_DIR / "rater.json").is_file():
+            self.no_score.write_calibration(base / NO_SCORE_DIR, info=info)
+        return base
+
     @classmethod
     def load(cls, path: PathLike) -> SymbolicRater:
         """Read a rater written by :meth:`save` (checksums verified).
@@ -464,7 +750,7 @@ class SymbolicRater:
         ------
         SchemaError
             If ``rater.json`` is missing or of another schema, a model file is missing or
-            its checksum differs.
+            its checksum differs, or ``calibration.json`` is unlisted, altered or invalid.
         """
         from pianoeval.symbolic.features import FEATURE_VERSION
 
@@ -496,14 +782,17 @@ class SymbolicRater:
         rater.feature_columns = list(record["feature_columns"])
         files: dict[str, str] = record["files"]
 
-        def text(rel: str) -> str:
+        def raw(rel: str) -> bytes:
             try:
                 data = (base / rel).read_bytes()
             except FileNotFoundError:
                 raise SchemaError(f"{base}: model file {rel} is missing") from None
             if hashlib.sha256(data).hexdigest() != files.get(rel):
                 raise SchemaError(f"{base}: checksum of {rel} does not match rater.json")
-            return lzma.decompress(data).decode()
+            return data
+
+        def text(rel: str) -> str:
+            return lzma.decompress(raw(rel)).decode()
 
         for dim in rater.dims:
             rater.models[dim] = [
@@ -521,6 +810,39 @@ class SymbolicRater:
             "extra_trees_rounds", "extra_trees_params", "ridge_alpha", "weights",
         }  # fmt: skip
         rater.metadata = {k: v for k, v in record.items() if k not in known}
+        rater.calibration = _load_bundle_calibration(rater, base, files)
+        if "spread/spread.json" in files:
+            from pianoeval.model.spread import SpreadModel
+
+            rater.spread_model = SpreadModel.from_files(raw, str(base))
+            if rater.spread_model.dims != rater.dims:
+                raise SchemaError(f"{base}: the spread model's dimensions differ from the rater's")
         if (base / NO_SCORE_DIR / "rater.json").is_file():
             rater.no_score = cls.load(base / NO_SCORE_DIR)
         return rater
+
+
+def _load_bundle_calibration(
+    rater: SymbolicRater, base: Path, files: Mapping[str, str]
+) -> Calibration | None:
+    """Load a bundle's ``calibration.json`` (checksummed in rater.json), or None."""
+    from pianoeval.calibration import load_calibration
+
+    target = base / CALIBRATION_FILE
+    listed = CALIBRATION_FILE in files
+    if not listed:
+        if target.exists():
+            raise SchemaError(
+                f"{target}: not listed in {base / 'rater.json'}; store calibrations with "
+                "`pianoeval calibrate` (SymbolicRater.write_calibration)"
+            )
+        return None
+    try:
+        data = target.read_bytes()
+    except FileNotFoundError:
+        raise SchemaError(f"{target}: listed in rater.json but missing") from None
+    if hashlib.sha256(data).hexdigest() != files[CALIBRATION_FILE]:
+        raise SchemaError(f"{target}: checksum does not match rater.json")
+    cal = load_calibration(target)
+    rater._check_calibration(cal, target)
+    return cal

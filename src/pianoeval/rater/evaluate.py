@@ -12,7 +12,10 @@
    (:data:`~pianoeval.constants.MIN_SCORE_MATCH_FRAC`), so a wrong score never shapes the
    rating;
 4. computes the rater's inputs and scores them, and says in ``warnings`` what the user
-   should know (a passage shorter or longer than the raters learned from, an unused score).
+   should know (a passage shorter or longer than the raters learned from, an unused score);
+5. gives every score its spread and, when the rater's bundle holds a calibration
+   (``calibration.json``, written by ``pianoeval calibrate``), the calibrated score and
+   an 80 % conformal interval (:meth:`~pianoeval.model.symbolic.SymbolicRater.predict_calibrated`).
 
 :func:`evaluate_many` does the same for a batch: it rates what can be rated and reports
 each input that cannot, so one bad file never loses the others' results.
@@ -55,7 +58,7 @@ from pianoeval.rater.result import (
 
 if TYPE_CHECKING:
     from pianoeval.model.audio import AudioRater
-    from pianoeval.model.symbolic import SymbolicRater
+    from pianoeval.model.symbolic import CalibratedPrediction, SymbolicRater
     from pianoeval.symbolic.midi import PerformanceMidi
 
 __all__ = [
@@ -354,19 +357,17 @@ def evaluate(
     model_id = str(rater.metadata.get("model_id", "unknown"))
     caution = AUDIO_CAUTION if info.kind == "audio" else None
     if audio is not None and emb is not None:
-        values = audio.predict({**_audio_features(audio, perf, feats, score, use), **emb})
+        pred = audio.predict_calibrated({**_audio_features(audio, perf, feats, score, use), **emb})
         dim_names = audio.dims
         model_id = audio.model_id
         caution = str(audio.metadata.get("caution", AUDIO_RATER_CAUTION))
     else:
-        values = rater.predict(feats)
+        pred = rater.predict_calibrated(feats)
         dim_names = rater.dims
     dims = {d.name: d for d in tax}
     scores = [
-        DimensionScore(
-            name=name, value=round(float(v), 4), low=dims[name].low, high=dims[name].high
-        )
-        for name, v in zip(dim_names, values, strict=True)
+        _dimension_score(name, j, pred, dims[name].low, dims[name].high)
+        for j, name in enumerate(dim_names)
     ]
     return Rating(
         pianoeval_version=__version__,
@@ -380,6 +381,24 @@ def evaluate(
         features={k: round(float(v), 6) for k, v in feats.items()},
         warnings=notes,
         caution=caution,
+    )
+
+
+def _dimension_score(
+    name: str, j: int, pred: CalibratedPrediction, low: str, high: str
+) -> DimensionScore:
+    """One dimension's score, with its spread and (when calibrated) its interval."""
+    calibrated = bool(pred.calibrated)
+    return DimensionScore(
+        name=name,
+        value=round(float(pred.value[j]), 4),
+        low=low,
+        high=high,
+        sigma=round(float(pred.sigma[j]), 4),
+        interval_low=round(float(pred.low[j]), 4) if calibrated else None,
+        interval_high=round(float(pred.high[j]), 4) if calibrated else None,
+        interval_level=pred.level if calibrated else None,
+        calibrated=calibrated,
     )
 
 

@@ -24,8 +24,10 @@ __all__ = [
     "SummaryItem",
 ]
 
-#: Version of the :class:`Rating` record (and of :class:`AnalysisReport`).
-RESULT_SCHEMA_VERSION = 1
+#: Version of the :class:`Rating` record (and of :class:`AnalysisReport`). Version 2 added
+#: each score's ``sigma`` and interval (``interval_low``, ``interval_high``,
+#: ``interval_level``) and ``calibrated``; version 1 records lack them (read as None/False).
+RESULT_SCHEMA_VERSION = 2
 
 
 class _Record(BaseModel):
@@ -40,15 +42,31 @@ class DimensionScore(_Record):
     name : str
         Dimension name within the taxonomy.
     value : float
-        The score, on the taxonomy's scale.
+        The score, on the taxonomy's scale (calibrated when ``calibrated``).
     low, high : str
-        The descriptors of the two ends of the scale.
+        The descriptors of the two ends of the scale (not an interval).
+    sigma : float or None
+        The score's spread: with a calibration, an estimate of the standard deviation of
+        its error; without one, the raw disagreement of the rater's members (not on the
+        error's scale); None for a rater that gives none.
+    interval_low, interval_high : float or None
+        Conformal interval around ``value`` of nominal coverage ``interval_level``
+        (None without a calibration).
+    interval_level : float or None
+        E.g. 0.8: about 80 % of such intervals hold the listeners' mean rating.
+    calibrated : bool
+        Whether ``value``, ``sigma`` and the interval come from the rater's calibration.
     """
 
     name: str
     value: float
     low: str
     high: str
+    sigma: float | None = None
+    interval_low: float | None = None
+    interval_high: float | None = None
+    interval_level: float | None = None
+    calibrated: bool = False
 
 
 class SummaryItem(_Record):

@@ -153,6 +153,23 @@ def _predict_frame(
     return pd.DataFrame(pred, index=pd.Index(ids, name="id"), columns=rater.dims)
 
 
+def _spread_frames(
+    rater: SymbolicRater, ids: list[str], table: pd.DataFrame, columns: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Predictions and spreads (:meth:`SymbolicRater.predict_with_spread`) as frames."""
+    import pandas as pd
+
+    if not ids:
+        empty = pd.DataFrame(columns=rater.dims, dtype=np.float64)
+        return empty, empty.copy()
+    pred, sigma = rater.predict_with_spread(table.loc[ids, columns])
+    index = pd.Index(ids, name="id")
+    return (
+        pd.DataFrame(pred, index=index, columns=rater.dims),
+        pd.DataFrame(sigma, index=index, columns=rater.dims),
+    )
+
+
 @dataclass
 class CrossValidation:
     """Out-of-fold and test predictions of one split.
@@ -167,11 +184,16 @@ class CrossValidation:
         without a test set).
     extra : dict of str to (oof, test)
         The same for the other tables passed as ``also_predict``.
+    oof_sigma, test_sigma : pandas.DataFrame or None
+        With ``spread=True``: the spread of each out-of-fold prediction, and the mean
+        over the fold models of each test row's spread.
     """
 
     oof: pd.DataFrame
     test: pd.DataFrame
     extra: dict[str, tuple[pd.DataFrame, pd.DataFrame]]
+    oof_sigma: pd.DataFrame | None = None
+    test_sigma: pd.DataFrame | None = None
 
 
 def cross_validate(
@@ -182,6 +204,7 @@ def cross_validate(
     extra_train: pd.DataFrame | None = None,
     also_predict: Mapping[str, pd.DataFrame] | None = None,
     progress: bool | str = False,
+    spread: bool = False,
     **rater_kwargs: Any,
 ) -> CrossValidation:
     """Train one rater per fold of ``split``; predict its validation and test rows.
@@ -203,6 +226,9 @@ def cross_validate(
     progress : bool or str
         Show tqdm bars (stderr) over the folds and each fold's member models; a string
         labels them.
+    spread : bool
+        Also return the spread of every prediction of ``x``'s rows (``oof_sigma``,
+        ``test_sigma``), as a calibration needs.
     **rater_kwargs
         Passed to :class:`SymbolicRater` (``dims`` defaults to ``y``'s columns).
 
@@ -220,6 +246,8 @@ def cross_validate(
     test = [i for i in split.test if i in have]
     oof_parts: list[pd.DataFrame] = []
     test_parts: list[pd.DataFrame] = []
+    oof_sig_parts: list[pd.DataFrame] = []
+    test_sig_parts: list[pd.DataFrame] = []
     extra_parts: dict[str, tuple[list[pd.DataFrame], list[pd.DataFrame]]] = {
         k: ([], []) for k in others
     }
@@ -241,8 +269,17 @@ def cross_validate(
         members = f"{label}: fold {f + 1}/{split.n_folds} models" if progress else False
         rater = SymbolicRater(**kwargs).fit(x_tr, y_tr, progress=members)
 
-        oof_parts.append(_predict_frame(rater, val, x, list(x.columns)))
-        test_parts.append(_predict_frame(rater, test, x, list(x.columns)))
+        if spread:
+            (v_pred, v_sig), (t_pred, t_sig) = (
+                _spread_frames(rater, ids, x, list(x.columns)) for ids in (val, test)
+            )
+            oof_parts.append(v_pred)
+            test_parts.append(t_pred)
+            oof_sig_parts.append(v_sig)
+            test_sig_parts.append(t_sig)
+        else:
+            oof_parts.append(_predict_frame(rater, val, x, list(x.columns)))
+            test_parts.append(_predict_frame(rater, test, x, list(x.columns)))
         for name, table in others.items():  # the rows it has
             v_rows = [i for i in val if i in table.index]
             t_rows = [i for i in test if i in table.index]
@@ -258,4 +295,6 @@ def cross_validate(
         oof=pd.concat(oof_parts) if oof_parts else pd.DataFrame(columns=y.columns),
         test=mean_of(test_parts),
         extra={k: (pd.concat(v[0]), mean_of(v[1])) for k, v in extra_parts.items()},
+        oof_sigma=pd.concat(oof_sig_parts) if spread and oof_sig_parts else None,
+        test_sigma=mean_of(test_sig_parts) if spread else None,
     )

@@ -1,0 +1,120 @@
+"""Calibrating a symbolic rater on out-of-fold predictions (tiny synthetic tables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pianoeval.data.splits import Split, load_split
+from pianoeval.errors import ParameterError
+from pianoeval.rater import SymbolicRater
+from pianoeval.train.calibrate import calibrate_symbolic, rater_recipe
+
+DIMS = ["timing", "pace"]
+
+
+def tiny_split() -> Split:
+    """Real PercePiano ids (so excerpts parse), a few per fold: 4 x 30 + 30 test."""
+    full = load_split("excerpt")
+    return Split(
+        name="excerpt",
+        group_key="excerpt",
+        test=full.test[::6][:30],
+        folds=[f[::8][:30] for f in full.folds],
+    )
+
+
+def tiny_tables(split: Split) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    ids = sorted(split.all_ids())
+    rng = np.random.default_rng(3)
+    n = len(ids)
+    x = pd.DataFrame(rng.normal(size=(n, 3)), index=ids, columns=["a.x", "a.y", "b.z"])
+    noise = 0.02 + 0.06 * (x["b.z"].to_numpy() > 0)  # heteroscedastic: b.z says how noisy
+    y = pd.DataFrame(
+        np.clip(
+            np.column_stack([0.55 + 0.08 * x["a.x"], 0.5 - 0.05 * x["a.y"]])
+            + noise[:, None] * rng.normal(size=(n, 2)),
+            0.15,
+            0.99,
+        ),
+        index=ids,
+        columns=DIMS,
+    )
+    x = x.assign(**{"score.available": 1.0})
+    x0 = x[["a.x", "b.z"]]
+    return x, y, x0
+
+
+def tiny_rater(x: pd.DataFrame, y: pd.DataFrame, x0: pd.DataFrame) -> SymbolicRater:
+    kw = {"dims": DIMS, "n_rounds": 20, "extra_trees_rounds": 20, "n_threads": 1}
+    rater = SymbolicRater(**kw).fit(x, y)  # type: ignore[arg-type]
+    rater.no_score = SymbolicRater(**kw).fit(x0, y)  # type: ignore[arg-type]
+    return rater
+
+
+@pytest.fixture(scope="module")
+def setup() -> tuple[Split, pd.DataFrame, pd.DataFrame, pd.DataFrame, SymbolicRater]:
+    split = tiny_split()
+    x, y, x0 = tiny_tables(split)
+    return split, x, y, x0, tiny_rater(x, y, x0)
+
+
+def test_recipe_rebuilds_the_rater_settings(setup: tuple) -> None:  # type: ignore[type-arg]
+    *_, rater = setup
+    again = SymbolicRater(**rater_recipe(rater))
+    assert again.members == rater.members
+    assert again.n_rounds == 20
+    assert again.weights == rater.weights
+
+
+@pytest.mark.parametrize("spread", ["error_model", "members"])
+def test_calibrate_fits_both_parts_and_reports_on_test(
+    setup: tuple,  # type: ignore[type-arg]
+    tmp_path: Path,
+    spread: str,
+) -> None:
+    split, x, y, x0, rater = setup
+    run = calibrate_symbolic(rater, x, y, split, x_no_score=x0, spread=spread, method="affine")
+    assert run.no_score is not None
+    for part in (run.with_score, run.no_score):
+        assert part.calibration.dims == tuple(DIMS)
+        assert part.calibration.n_rows == 120  # out-of-fold rows only, never the test
+        assert part.report is not None
+        assert part.report["n_items"] == 30
+        assert set(part.report["coverage"]) == {"0.5", "0.8", "0.95"}
+        assert part.report["spread"]["kind"] == spread
+        assert (part.spread_model is not None) == (spread == "error_model")
+    assert run.info["split"] == "excerpt"
+    # stored and reloaded, the rater rates with intervals
+    rater.save(tmp_path / "r")
+    loaded = SymbolicRater.load(tmp_path / "r")
+    run.attach(loaded)
+    loaded.write_calibration(tmp_path / "r", info=run.info)
+    again = SymbolicRater.load(tmp_path / "r")
+    assert again.calibration is not None
+    assert again.no_score is not None
+    assert again.no_score.calibration is not None
+    pred = again.predict_calibrated(
+        pd.concat([x.iloc[:3], x0.iloc[:3].assign(**{"a.y": 0.0, "score.available": 0.0})])
+    )
+    assert pred.calibrated.all()
+    assert np.all(pred.low <= pred.value)
+    assert np.all(pred.value <= pred.high)
+
+
+def test_error_model_spread_follows_the_noise(setup: tuple) -> None:  # type: ignore[type-arg]
+    split, x, y, x0, rater = setup
+    run = calibrate_symbolic(rater, x, y, split, x_no_score=x0, method="none")
+    assert run.with_score.report is not None
+    assert run.with_score.report["spread"]["cv_sigma_spearman"] > 0.2
+
+
+def test_missing_inputs_are_refused(setup: tuple) -> None:  # type: ignore[type-arg]
+    split, x, y, x0, rater = setup
+    with pytest.raises(ParameterError, match="x_no_score"):
+        calibrate_symbolic(rater, x, y, split)
+    with pytest.raises(ParameterError, match="feature columns"):
+        calibrate_symbolic(rater, x.drop(columns="a.y"), y, split, x_no_score=x0)
