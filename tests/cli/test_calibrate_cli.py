@@ -1,0 +1,92 @@
+"""``pianoeval calibrate``: fits and stores a calibration, writes the report, guards the
+shipped raters (tiny synthetic data in place of PercePiano)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pianoeval.cli import app
+from pianoeval.rater import DEFAULT_DIR, SymbolicRater
+
+runner = CliRunner()
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _flat(text: str) -> str:
+    """The output without rich's box and line breaks."""
+    return " ".join(text.replace("│", " ").split())
+
+
+@pytest.fixture
+def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tiny rater bundle, and PercePiano's table and split replaced by tiny ones."""
+    from tests.train._calibration_data import DIMS, tiny_split, tiny_tables
+
+    import pianoeval.data
+    import pianoeval.data.percepiano_table
+    import pianoeval.data.splits
+
+    split = tiny_split()
+    x, y, _ = tiny_tables(split)
+
+    def table(root: Any, **kwargs: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+        assert kwargs.get("with_scores", True)
+        return x, y
+
+    monkeypatch.setattr(pianoeval.data.percepiano_table, "percepiano_table", table)
+    monkeypatch.setattr(pianoeval.data.splits, "load_split", lambda name: split)
+    monkeypatch.setattr(pianoeval.data, "find_data_root", lambda *a, **k: tmp_path)
+    rater = SymbolicRater(dims=DIMS, n_rounds=20, extra_trees_rounds=20, n_threads=1)
+    return rater.fit(x, y).save(tmp_path / "rater")
+
+
+def test_calibrate_stores_calibration_and_writes_the_report(tiny: Path, tmp_path: Path) -> None:
+    models = _snapshot(tiny / "models")
+    out = tmp_path / "report.json"
+    res = runner.invoke(app, ["calibrate", str(tiny), "--out", str(out), "--method", "affine"])
+    assert res.exit_code == 0, res.output
+    assert (tiny / "calibration.json").is_file()
+    assert (tiny / "spread" / "spread.json").is_file()
+    assert _snapshot(tiny / "models") == models
+    report = json.loads(out.read_text())
+    assert report["split"] == "excerpt"
+    assert report["with_score"]["n_items"] == 30
+    assert "coverage_error" in report["with_score"]
+    assert "coverage error" in res.output
+    loaded = SymbolicRater.load(tiny)
+    assert loaded.calibration is not None
+    assert loaded.metadata["calibration"]["split"] == "excerpt"
+
+
+def test_no_store_only_measures(tiny: Path) -> None:
+    res = runner.invoke(app, ["calibrate", str(tiny), "--no-store", "--spread", "members"])
+    assert res.exit_code == 0, res.output
+    assert not (tiny / "calibration.json").exists()
+
+
+def test_refuses_the_shipped_rater_without_force() -> None:
+    before = _snapshot(DEFAULT_DIR)
+    res = runner.invoke(app, ["calibrate", str(DEFAULT_DIR)])
+    assert res.exit_code == 2
+    assert "--force" in _flat(res.output)
+    assert _snapshot(DEFAULT_DIR) == before
+
+
+def test_refuses_a_folder_that_is_not_a_bundle(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["calibrate", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "not a rater bundle" in _flat(res.output)
