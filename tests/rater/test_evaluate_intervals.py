@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -72,3 +75,19 @@ def test_analyze_table_shows_the_interval(
     assert "80% interval" in out
     s = r.scores[0]
     assert f"{s.interval_low:.2f}-{s.interval_high:.2f}" in out
+
+
+def test_analyze_rates_with_a_calibrated_bundle(calibrated: SymbolicRater, tmp_path: Path) -> None:
+    """``analyze --rater DIR`` rates with that bundle and prints its intervals."""
+    from typer.testing import CliRunner
+
+    from pianoeval.cli import app
+
+    bundle = tmp_path / "rater"
+    shutil.copytree(DEFAULT_DIR, bundle)
+    calibrated.write_calibration(bundle)
+    res = CliRunner().invoke(app, ["analyze", "--example", "--rater", str(bundle)])
+    assert res.exit_code == 0, res.output
+    assert "interval" in res.output
+    bad = CliRunner().invoke(app, ["analyze", "--example", "--rater", str(tmp_path)])
+    assert bad.exit_code == 2

@@ -35,6 +35,14 @@ def analyze(
     backend: Annotated[
         str, typer.Option("--backend", help="Transcription backend for audio inputs.")
     ] = "transkun",
+    rater_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--rater",
+            help="MIDI rater bundle (default: the shipped one), e.g. one calibrated by "
+            "`pianoeval calibrate` or a held-out build.",
+        ),
+    ] = None,
     audio_rater: Annotated[
         Path | None,
         typer.Option(
@@ -94,9 +102,19 @@ def analyze(
             )
         check_input_file(audio_rater / "audio_rater.json")
         audio = AudioRater.load(audio_rater)
+    midi_rater = None
+    if rater_dir is not None:
+        from pianoeval.model.symbolic import SymbolicRater
+
+        if not (rater_dir / "rater.json").is_file():
+            raise typer.BadParameter(
+                f"{rater_dir}: not a MIDI rater bundle (no rater.json)", param_hint="--rater"
+            )
+        midi_rater = SymbolicRater.load(rater_dir)
     report = evaluate_many(
         files,
         score=score,
+        rater=midi_rater,
         backend=backend,
         on_result=show,
         audio_rater=audio,
@@ -139,7 +157,17 @@ def _print_rating(r: Rating) -> None:
         f"{r.model_id} ({r.taxonomy}, 1/7 = low end, 1 = high end; calibrated, with the "
         f"{level} of each score)",
         ["dimension", "low end", "score", level, "", "high end"],
-        [[s.name, s.low, f"{s.value:.2f}", _interval(s), _bar(s.value), s.high] for s in r.scores],
+        [
+            [
+                s.name,
+                s.low,
+                f"{s.value:.2f}",
+                _interval(s),
+                _bar(s.value, interval=(s.interval_low, s.interval_high)),
+                s.high,
+            ]
+            for s in r.scores
+        ],
     )
 
 
@@ -149,10 +177,24 @@ def _interval(s: DimensionScore) -> str:
     return f"{s.interval_low:.2f}-{s.interval_high:.2f}"
 
 
-def _bar(value: float, width: int = 12) -> str:
-    """Place a value of the label range on a small text scale."""
+def _bar(
+    value: float,
+    width: int = 12,
+    *,
+    interval: tuple[float | None, float | None] = (None, None),
+) -> str:
+    """Place a value of the label range on a small text scale (its interval drawn as ─)."""
     from pianoeval.constants import LABEL_CEILING, LABEL_FLOOR
 
     span = LABEL_CEILING - LABEL_FLOOR
-    pos = round((min(max(value, LABEL_FLOOR), LABEL_CEILING) - LABEL_FLOOR) / span * (width - 1))
-    return "·" * pos + "●" + "·" * (width - 1 - pos)
+
+    def pos(v: float) -> int:
+        return round((min(max(v, LABEL_FLOOR), LABEL_CEILING) - LABEL_FLOOR) / span * (width - 1))
+
+    cells = ["·"] * width
+    lo, hi = interval
+    if lo is not None and hi is not None:
+        for i in range(pos(lo), pos(hi) + 1):
+            cells[i] = "─"
+    cells[pos(value)] = "●"
+    return "".join(cells)
