@@ -11,6 +11,12 @@ models as the benchmarks do (:func:`~pianoeval.calibration.calibration_report`).
 performance-only fallback gets its own calibration the same way, from the rows without a
 score.
 
+The sigma the calibration scales is, by default, an error model
+(:class:`~pianoeval.model.spread.SpreadModel`) learnt from the out-of-fold errors: the
+calibration rows get theirs from error models fitted without their excerpt (grouped
+5-fold), so the calibration never sees a sigma that knew the row's error; the error model
+stored is fitted on every out-of-fold row. ``spread="members"`` uses the member spread.
+
 The shipped rater is trained on every segment, the fold models on about three quarters of
 the non-test ones; the calibration fitted on the fold models is applied to it as it is
 (the usual split-conformal approximation for a final model; docs/calibration.md).
