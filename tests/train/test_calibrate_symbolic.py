@@ -78,3 +78,26 @@ def test_missing_inputs_are_refused(setup: tuple) -> None:  # type: ignore[type-
         calibrate_symbolic(rater, x, y, split)
     with pytest.raises(ParameterError, match="feature columns"):
         calibrate_symbolic(rater, x.drop(columns="a.y"), y, split, x_no_score=x0)
+
+
+def test_calibrate_audio_holds_each_renderer_out(setup: tuple) -> None:  # type: ignore[type-arg]
+    from pianoeval.model.audio import AudioRater
+    from pianoeval.train.calibrate import calibrate_audio
+
+    split, x, y, x0, _ = setup
+    rng = np.random.default_rng(5)
+    tables = {}
+    for name in ("piano_a", "piano_b"):
+        xs = x + np.r_[0.1 * rng.normal(size=3), 0.0]  # each piano shifts the features a bit
+        tables[name] = (xs, xs[x0.columns], y)
+    kw = {"dims": DIMS, "n_rounds": 20, "extra_trees_rounds": 20, "n_threads": 1}
+    audio = AudioRater(projections={}, **kw).fit(x, y, x_no_score=x0)
+    run = calibrate_audio(audio, tables, split, method="none")
+    assert run.no_score is not None
+    assert run.with_score.calibration.n_rows == 2 * 120  # every renderer's out-of-fold rows
+    assert run.with_score.report is not None
+    assert run.with_score.report["n_items"] == 2 * 30
+    assert run.info["renderers"] == ["piano_a", "piano_b"]
+    assert all(k.split("/")[0] in tables for k in run.with_score.oof.index)
+    with pytest.raises(ParameterError, match="two renderers"):
+        calibrate_audio(audio, {"piano_a": tables["piano_a"]}, split)

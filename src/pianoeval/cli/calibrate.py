@@ -1,10 +1,12 @@
 """``pianoeval calibrate``: fit a rater's calibration on PercePiano and store it in its bundle.
 
-The work is :func:`pianoeval.train.calibrate.calibrate_symbolic` (out-of-fold predictions
-of the rater's recipe under the split's grouping, a calibration fitted on them, a report
-on the split's test segments); this module reads the data, stores the result with
-:meth:`~pianoeval.model.symbolic.SymbolicRater.write_calibration`, prints the report and
-writes it as JSON. The shipped raters are only calibrated in place with ``--force``.
+The work is :func:`pianoeval.train.calibrate.calibrate_symbolic` for a MIDI rater
+(out-of-fold predictions of the rater's recipe under the split's grouping, a calibration
+fitted on them, a report on the split's test segments) and
+:func:`~pianoeval.train.calibrate.calibrate_audio` for an audio bundle (the same, with
+each renderer of the audio corpus held out in turn); this module reads the data, stores
+the result with ``write_calibration``, prints the report and writes it as JSON. The
+shipped raters are only calibrated in place with ``--force``.
 """
 
 from __future__ import annotations
@@ -85,6 +87,14 @@ def calibrate(
             "(stored in the bundle); members: the disagreement of the rater's members.",
         ),
     ] = SpreadKind.error_model,
+    conditions: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--condition",
+            help="Audio bundles: a renderer of the audio corpus to hold out in turn (repeat; "
+            "default: every packed clean renderer, at least two).",
+        ),
+    ] = None,
     store: Annotated[
         bool,
         typer.Option(
@@ -116,20 +126,21 @@ def calibrate(
         raise typer.BadParameter(
             f"{rater_dir}: not a rater bundle (no rater.json)", param_hint="RATER_DIR"
         )
-    if is_audio_bundle(rater_dir):
-        raise typer.BadParameter(
-            f"{rater_dir}: calibrating an audio rater bundle is not built yet (it needs "
-            "out-of-fold predictions with each renderer held out); calibrate MIDI raters",
-            param_hint="RATER_DIR",
-        )
     if store and rater_dir.resolve() in _shipped() and not force:
         raise typer.BadParameter(
             f"{rater_dir} is a shipped rater: pass --force to store a calibration in it, or "
             "--no-store to measure only",
             param_hint="RATER_DIR",
         )
-    rater = SymbolicRater.load(rater_dir)
     root = find_data_root(data_root, dataset="percepiano")
+    if is_audio_bundle(rater_dir):
+        run = _calibrate_audio(
+            rater_dir, root, split.value, conditions, method=method.value,
+            spread=spread.value, store=store, jobs=jobs, threads=threads,
+        )  # fmt: skip
+        _finish(run, out, plot)
+        return
+    rater = SymbolicRater.load(rater_dir)
     x, y = percepiano_table(root, jobs=jobs, progress=True)
     x0 = None
     if rater.no_score is not None:
@@ -146,6 +157,15 @@ def calibrate(
         progress=True,
         n_threads=threads,
     )
+    _finish(run, out, plot)
+    if store:
+        run.attach(rater)
+        rater.write_calibration(rater_dir, info=run.info)
+        extra = " and the error model (spread/)" if spread is SpreadKind.error_model else ""
+        typer.echo(f"stored calibration.json{extra} in {rater_dir}")
+
+
+def _finish(run: CalibrationRun, out: Path | None, plot: Path | None) -> None:
     _print_report(run)
     if out is not None:
         from pianoeval.manifest import atomic_write
@@ -156,11 +176,59 @@ def calibrate(
     if plot is not None:
         _plot(run, plot)
         typer.echo(f"wrote {plot}")
+
+
+def _calibrate_audio(
+    rater_dir: Path,
+    root: Path,
+    split: str,
+    conditions: list[str] | None,
+    *,
+    method: str,
+    spread: str,
+    store: bool,
+    jobs: int,
+    threads: int,
+) -> CalibrationRun:
+    """Calibrate an audio bundle with each renderer of the audio corpus held out in turn."""
+    from pianoeval.data.audio_corpus import CORPUS_DIR
+    from pianoeval.data.splits import load_split
+    from pianoeval.model.audio import AudioRater
+    from pianoeval.symbolic.rater_inputs import performance_only_columns
+    from pianoeval.train import audio as train_audio
+    from pianoeval.train.calibrate import calibrate_audio
+
+    rater = AudioRater.load(rater_dir)
+    if not conditions:
+        conditions = [
+            c for c in train_audio.CLEAN_CONDITIONS if (CORPUS_DIR / f"{c}.npz").is_file()
+        ]
+    if len(conditions) < 2:
+        raise typer.BadParameter(
+            f"an audio rater is calibrated with each renderer held out: it needs at least two "
+            f"packed renderers, found {conditions} in {CORPUS_DIR}",
+            param_hint="--condition",
+        )
+    tables = {}
+    for c in conditions:
+        xs, y = train_audio.audio_training_tables(
+            root, [c], with_scores=True, velocity=rater.velocity, jobs=jobs, progress=True
+        )
+        x0, _ = train_audio.audio_training_tables(
+            root, [c], with_scores=False, velocity=rater.velocity, jobs=jobs, progress=True
+        )
+        emb = [col for col in x0.columns if str(col).startswith("emb.")]
+        tables[c] = (xs, x0[[*performance_only_columns(x0.columns), *emb]], y)
+    run = calibrate_audio(
+        rater, tables, load_split(split), method=method, spread=spread, progress=True,
+        n_threads=threads,
+    )  # fmt: skip
     if store:
-        run.attach(rater)
+        assert rater.rater is not None
+        run.attach(rater.rater)
         rater.write_calibration(rater_dir, info=run.info)
-        extra = " and the error model (spread/)" if spread is SpreadKind.error_model else ""
-        typer.echo(f"stored calibration.json{extra} in {rater_dir}")
+        typer.echo(f"stored the calibration in {rater_dir / 'model'}")
+    return run
 
 
 def _fmt(v: Any, digits: int = 3) -> str:

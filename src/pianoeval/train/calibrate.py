@@ -25,6 +25,7 @@ the non-test ones; the calibration fitted on the fold models is applied to it as
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,12 +39,14 @@ if TYPE_CHECKING:
 
     from pianoeval.calibration import Calibration
     from pianoeval.data.splits import Split
+    from pianoeval.model.audio import AudioRater
     from pianoeval.model.spread import SpreadModel
     from pianoeval.model.symbolic import SymbolicRater
 
 __all__ = [
     "CalibrationRun",
     "PartCalibration",
+    "calibrate_audio",
     "calibrate_symbolic",
     "rater_recipe",
 ]
@@ -128,6 +131,18 @@ class CalibrationRun:
         return out
 
 
+@dataclass
+class _Rows:
+    """Predictions with their member spread, features and labels (one row per item)."""
+
+    keys: list[str]
+    groups: npt.NDArray[Any]
+    pred: npt.NDArray[np.float64]
+    member_sd: npt.NDArray[np.float64]
+    feats: npt.NDArray[np.float32]
+    ref: npt.NDArray[np.float64]
+
+
 def _part(
     rater: SymbolicRater,
     x: pd.DataFrame,
@@ -139,17 +154,9 @@ def _part(
     progress: bool | str,
     n_threads: int,
 ) -> PartCalibration:
-    from pianoeval.calibration import Calibration, calibration_report, sigma_error_spearman
-    from pianoeval.data.splits import group_of
-    from pianoeval.model.spread import SpreadModel
     from pianoeval.train.symbolic import cross_validate
 
-    missing = [c for c in rater.feature_columns if c not in x.columns]
-    if missing:
-        raise ParameterError(
-            f"the table lacks {len(missing)} of the rater's feature columns (e.g. {missing[:3]})"
-        )
-    xx = x[rater.feature_columns]
+    xx = _columns(rater, x)
     labelled = y.loc[xx.index, rater.dims].notna().all(axis=1)
     xx = xx.loc[labelled]
     cv = cross_validate(
@@ -165,52 +172,87 @@ def _part(
     assert cv.test_sigma is not None
     if len(cv.oof) == 0:
         raise ParameterError(f"the {split.name} split's folds hold none of the table's rows")
-    ids = list(cv.oof.index)
-    pred = cv.oof.to_numpy()
-    ref = y.loc[ids, rater.dims].to_numpy()
-    member_sd = cv.oof_sigma.loc[ids].to_numpy()
-    groups = np.array([group_of(str(i), CALIBRATION_GROUPS) for i in ids])
-    test_ids = list(cv.test.index)
-    test_pred = cv.test.to_numpy()
-    test_member_sd = cv.test_sigma.loc[test_ids].to_numpy() if test_ids else None
-    sigma, test_sigma, model = member_sd, test_member_sd, None
+
+    def rows(pred: pd.DataFrame, sigma: pd.DataFrame) -> _Rows:
+        ids = [str(i) for i in pred.index]
+        return _rows(ids, ids, pred, sigma, xx.loc[ids], y.loc[ids, rater.dims])
+
+    return _fit_part(
+        rater.dims, rows(cv.oof, cv.oof_sigma), rows(cv.test, cv.test_sigma),
+        method=method, spread=spread, n_threads=n_threads,
+    )  # fmt: skip
+
+
+def _columns(rater: SymbolicRater, x: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in rater.feature_columns if c not in x.columns]
+    if missing:
+        raise ParameterError(
+            f"the table lacks {len(missing)} of the rater's feature columns (e.g. {missing[:3]})"
+        )
+    return x[rater.feature_columns]
+
+
+def _rows(
+    keys: list[str],
+    ids: list[str],
+    pred: pd.DataFrame | npt.NDArray[np.float64],
+    sigma: pd.DataFrame | npt.NDArray[np.float64],
+    feats: pd.DataFrame,
+    ref: pd.DataFrame,
+) -> _Rows:
+    from pianoeval.data.splits import group_of
+
+    return _Rows(
+        keys=keys,
+        groups=np.array([group_of(i, CALIBRATION_GROUPS) for i in ids]),
+        pred=np.asarray(pred, dtype=np.float64),
+        member_sd=np.asarray(sigma, dtype=np.float64),
+        feats=feats.to_numpy(dtype=np.float32),
+        ref=ref.to_numpy(dtype=np.float64),
+    )
+
+
+def _fit_part(
+    dims: list[str], oof: _Rows, test: _Rows, *, method: str, spread: str, n_threads: int
+) -> PartCalibration:
+    """Fit the error model (optionally) and the calibration on ``oof``; report on ``test``."""
+    from pianoeval.calibration import Calibration, calibration_report, sigma_error_spearman
+    from pianoeval.model.spread import SpreadModel
+
+    if spread not in ("error_model", "members"):
+        raise ParameterError(f"spread must be 'error_model' or 'members', not {spread!r}")
+    sigma, test_sigma, model = oof.member_sd, test.member_sd, None
     if spread == "error_model":
         # the calibration must see sigmas of rows the error model did not learn from:
         # its own grouped out-of-fold predictions; the model kept is fitted on all rows
-        feats = xx.loc[ids].to_numpy(dtype=np.float32)
-        err = np.abs(ref - pred)
-        sigma = np.empty_like(pred)
-        for test in _group_folds(groups):
-            train = np.setdiff1d(np.arange(len(ids)), test)
-            inner = SpreadModel(rater.dims, n_threads=n_threads)
-            inner.fit(feats[train], pred[train], member_sd[train], err[train])
-            sigma[test] = inner.predict(feats[test], pred[test], member_sd[test])
-        model = SpreadModel(rater.dims, n_threads=n_threads).fit(feats, pred, member_sd, err)
-        if test_ids:
-            assert test_member_sd is not None
-            test_x = xx.loc[test_ids].to_numpy(dtype=np.float32)
-            test_sigma = model.predict(test_x, test_pred, test_member_sd)
-    elif spread != "members":
-        raise ParameterError(f"spread must be 'error_model' or 'members', not {spread!r}")
-    cal = Calibration.fit(pred, ref, sigma, groups=groups, dims=rater.dims, method=method)
+        err = np.abs(oof.ref - oof.pred)
+        sigma = np.empty_like(oof.pred)
+        for held in _group_folds(oof.groups):
+            train = np.setdiff1d(np.arange(len(oof.keys)), held)
+            inner = SpreadModel(dims, n_threads=n_threads)
+            inner.fit(oof.feats[train], oof.pred[train], oof.member_sd[train], err[train])
+            sigma[held] = inner.predict(oof.feats[held], oof.pred[held], oof.member_sd[held])
+        model = SpreadModel(dims, n_threads=n_threads).fit(oof.feats, oof.pred, oof.member_sd, err)
+        if test.keys:
+            test_sigma = model.predict(test.feats, test.pred, test.member_sd)
+    cal = Calibration.fit(oof.pred, oof.ref, sigma, groups=oof.groups, dims=dims, method=method)
     report = None
-    if test_ids:
-        test_ref = y.loc[test_ids, rater.dims].to_numpy()
-        report = calibration_report(test_ref, test_pred, test_sigma, calibration=cal)
-        assert test_member_sd is not None
+    if test.keys:
+        report = calibration_report(test.ref, test.pred, test_sigma, calibration=cal)
+
+        def rho(ref: Any, pred: Any, s: Any) -> float:
+            return float(np.nanmean(sigma_error_spearman(ref, pred, s)))
+
         report["spread"] = {
             "kind": spread,
-            "cv_sigma_spearman": float(np.nanmean(sigma_error_spearman(ref, pred, sigma))),
-            "cv_sigma_spearman_members": float(
-                np.nanmean(sigma_error_spearman(ref, pred, member_sd))
-            ),
-            "test_sigma_spearman_members": float(
-                np.nanmean(sigma_error_spearman(test_ref, test_pred, test_member_sd))
-            ),
+            "cv_sigma_spearman": rho(oof.ref, oof.pred, sigma),
+            "cv_sigma_spearman_members": rho(oof.ref, oof.pred, oof.member_sd),
+            "test_sigma_spearman_members": rho(test.ref, test.pred, test.member_sd),
         }
     return PartCalibration(
-        cal, report, cv.oof, pd_frame(sigma, ids, rater.dims), cv.test,
-        pd_frame(test_sigma, test_ids, rater.dims), model,
+        cal, report,
+        pd_frame(oof.pred, oof.keys, dims), pd_frame(sigma, oof.keys, dims),
+        pd_frame(test.pred, test.keys, dims), pd_frame(test_sigma, test.keys, dims), model,
     )  # fmt: skip
 
 
@@ -316,3 +358,155 @@ def calibrate_symbolic(
         "created": dt.date.today().isoformat(),
     }
     return CalibrationRun(split.name, with_score, no_score, info)
+
+
+def calibrate_audio(
+    rater: AudioRater,
+    tables: Mapping[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]],
+    split: Split,
+    *,
+    method: str = "auto",
+    spread: str = "error_model",
+    progress: bool = False,
+    n_threads: int = 1,
+) -> CalibrationRun:
+    """Calibrate an audio rater on out-of-fold predictions with each renderer held out.
+
+    For each renderer ``h`` and each fold of ``split``, the rater's recipe (projections,
+    velocity mode, member settings) is trained on the fold's training segments rendered
+    by every *other* renderer and rates ``h``'s renders of the fold's validation segments
+    (the calibration rows) and of the test segments (the report, mean over the folds):
+    every calibration row comes from a piano and from segments its model never heard. The
+    calibration and error model are then fitted as in :func:`calibrate_symbolic` (inner
+    cross-validation grouped by excerpt), for the rater and its no-score fallback.
+
+    Parameters
+    ----------
+    rater : AudioRater
+        Only its recipe and columns are used.
+    tables : mapping of str to (x, x_no_score, y)
+        Per renderer (audio corpus condition), its rows with score and without, indexed by
+        segment id (:func:`pianoeval.train.audio.audio_training_tables` of that condition
+        alone), and their labels. At least two renderers.
+    split, method, spread, progress, n_threads
+        As in :func:`calibrate_symbolic`.
+
+    Returns
+    -------
+    CalibrationRun
+
+    Raises
+    ------
+    ParameterError
+        For fewer than two renderers, or ``spread="error_model"`` with projected pooled
+        vectors (their principal axes differ between the fold models and the bundle).
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from pianoeval.model.audio import AudioRater
+
+    if len(tables) < 2:
+        raise ParameterError(
+            f"holding each renderer out needs at least two renderers, got {list(tables)}"
+        )
+    if rater.rater is None or rater.rater.no_score is None:
+        raise ParameterError("the audio rater must be fitted, with its no-score fallback")
+    if spread == "error_model" and rater.projections:
+        raise ParameterError(
+            "the error model reads the rater's inputs, and projected pooled vectors differ "
+            "between fold models and the bundle: use spread='members' for this rater"
+        )
+    inner, fallback = rater.rater, rater.rater.no_score
+    recipe = {**rater_recipe(inner), "n_threads": n_threads}
+    parts: dict[str, dict[str, list[Any]]] = {
+        k: {"oof": [], "test": []} for k in ("with_score", "no_score")
+    }
+    steps = tqdm(
+        total=len(tables) * split.n_folds, desc=f"{split.name} split, renderer held out",
+        unit="fold", disable=not progress,
+    )  # fmt: skip
+    for held, (xs_h, x0_h, _) in tables.items():
+        others = [c for c in tables if c != held]
+        test_preds: dict[str, list[tuple[Any, ...]]] = {"with_score": [], "no_score": []}
+        for f in range(split.n_folds):
+            train, val = split.fold(f)
+            keep = set(train)
+
+            def stack(k: int, keep: set[str] = keep, others: list[str] = others) -> pd.DataFrame:
+                return pd.concat([t.loc[[i in keep for i in t.index]] for c in others
+                                  for t in (tables[c][k],)])  # fmt: skip
+
+            xs_tr, x0_tr = stack(0), stack(1)
+            fold = AudioRater(projections=rater.projection_sizes, velocity=rater.velocity, **recipe)
+            fold.fit(
+                xs_tr, _labels(xs_tr, tables), x_no_score=x0_tr, y_no_score=_labels(x0_tr, tables)
+            )
+            assert fold.rater is not None
+            assert fold.rater.no_score is not None
+            for name, model, table in (
+                ("with_score", fold.rater, xs_h),
+                ("no_score", fold.rater.no_score, x0_h),
+            ):
+                v = [i for i in val if i in table.index]
+                t = [i for i in split.test if i in table.index]
+                if v:
+                    z = fold.transform(table.loc[v])
+                    p, s = model._spread_matrix(model._matrix(z))
+                    parts[name]["oof"].append((held, v, p, s, z[model.feature_columns]))
+                if t:
+                    z = fold.transform(table.loc[t])
+                    p, s = model._spread_matrix(model._matrix(z))
+                    test_preds[name].append((t, p, s, z[model.feature_columns]))
+            steps.update()
+        for name, lst in test_preds.items():
+            if lst:
+                t = lst[0][0]
+                p = np.mean([e[1] for e in lst], axis=0)
+                s = np.mean([e[2] for e in lst], axis=0)
+                parts[name]["test"].append((held, t, p, s, lst[0][3]))
+    steps.close()
+
+    def rows(entries: list[Any], dims: list[str]) -> _Rows:
+        if not entries:
+            empty = np.zeros((0, len(dims)))
+            return _rows([], [], empty, empty, pd.DataFrame(), pd.DataFrame(columns=dims))
+        keys = [f"{h}/{i}" for h, ids, *_ in entries for i in ids]
+        ids = [i for _, ids, *_ in entries for i in ids]
+        ref = pd.concat([tables[h][2].loc[ids_h, dims] for h, ids_h, *_ in entries])
+        return _rows(
+            keys, ids,
+            np.concatenate([e[2] for e in entries]), np.concatenate([e[3] for e in entries]),
+            pd.concat([e[4] for e in entries]), ref,
+        )  # fmt: skip
+
+    fitted = {}
+    for name, model in (("with_score", inner), ("no_score", fallback)):
+        oof, test = rows(parts[name]["oof"], model.dims), rows(parts[name]["test"], model.dims)
+        fitted[name] = _fit_part(
+            model.dims, oof, test, method=method, spread=spread, n_threads=n_threads
+        )
+    info = {
+        "split": split.name,
+        "held_out": "renderer (each in turn)",
+        "renderers": list(tables),
+        "groups": CALIBRATION_GROUPS,
+        "method": method,
+        "spread": spread,
+        "n_rows": fitted["with_score"].calibration.n_rows,
+        "n_test": 0 if fitted["with_score"].report is None
+        else fitted["with_score"].report["n_items"],
+        "created": dt.date.today().isoformat(),
+    }  # fmt: skip
+    return CalibrationRun(split.name, fitted["with_score"], fitted["no_score"], info)
+
+
+def _labels(
+    x: pd.DataFrame, tables: Mapping[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]
+) -> pd.DataFrame:
+    """Labels of ``x``'s rows (by segment id; the same for every renderer)."""
+    import pandas as pd
+
+    y = pd.concat([t[2] for t in tables.values()])
+    y = y.loc[~y.index.duplicated()]
+    return y.loc[x.index]
