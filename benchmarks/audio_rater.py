@@ -269,7 +269,8 @@ def main() -> None:
                     if others:
                         runs.append((f"heldout/{h}", h, others))
                         for s in args.augmented:
-                            if f"{h}{s}" in tab:
+                            # augmented conditions hold the performer-test segments only
+                            if f"{h}{s}" in tab and split_name == "performer":
                                 runs.append((f"heldout/{h}{s}", f"{h}{s}", others))
             for label, h, train_conds in runs:
                 name = f"{variant}+rawvel" if audio_row and vel == "raw" else variant
