@@ -29,6 +29,7 @@ from pianoeval.cli import (
     manifest,
     rater,
     render,
+    select,
     train,
 )
 from pianoeval.errors import ParameterError, PianoEvalError
@@ -77,6 +78,7 @@ app.command("calibrate")(calibrate.calibrate)
 app.command("embed")(embed.embed)
 app.command("train")(train.train)
 app.command("cv")(train.cv)
+app.command("select")(select.select)
 
 
 def _version(value: bool) -> None:
