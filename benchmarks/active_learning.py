@@ -34,6 +34,7 @@ Protocol (docs/active-learning.md):
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -148,7 +149,8 @@ def run_seed(
         bought, rater, r2s, ns = list(initial), first, [r2_0], [len(initial)]
         t0 = time.perf_counter()
         for rnd in range(args.rounds_al):
-            cand = [i for i in pool if i not in set(bought)]
+            have = set(bought)
+            cand = [i for i in pool if i not in have]
             values, sigma = rater.predict_with_spread(x.loc[cand])
             cal = calibrate_pseudo(pseudo, y, bought).loc[cand]
             scores = acquisition_scores(
@@ -220,6 +222,13 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=50)
     p.add_argument("--rounds-al", type=int, default=8, help="purchase rounds")
     p.add_argument("--rounds", type=int, default=100, help="boosting rounds per tree member")
+    p.add_argument(
+        "--reuse",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="earlier result JSONs of the same configuration: their seeds are taken, not rerun",
+    )
     args = p.parse_args()
 
     t_start = time.perf_counter()
@@ -232,7 +241,18 @@ def main() -> None:
     print(f"{len(pool)} pool, {len(test)} test, pseudo-labels for {sorted(pseudo_dims)}")
 
     seeds: dict[str, Any] = {}
+    reused: dict[str, str] = {}
+    for path in args.reuse:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+        if _comparable(earlier["config"]) != _comparable(_config(args, pool, test, pseudo_dims)):
+            raise SystemExit(f"{path}: another configuration, cannot reuse its seeds")
+        for seed, curves in earlier["seeds"].items():
+            if int(seed) in args.seeds and seed not in seeds:
+                seeds[seed], reused[seed] = curves, path.name
     for seed in args.seeds:
+        if str(seed) in seeds:
+            print(f"seed {seed}: reused from {reused[str(seed)]}")
+            continue
         t0 = time.perf_counter()
         seeds[str(seed)] = run_seed(seed, x, y, pseudo, pool, test, args)
         print(f"seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
@@ -252,29 +272,9 @@ def main() -> None:
             print(f"{strategy} - random: {ci['mean']:+.4f} "
                   f"[{ci['ci95_low']:+.4f}, {ci['ci95_high']:+.4f}]")  # fmt: skip
     result = {
-        "config": {
-            "dataset": "percepiano",
-            "scoring_set": "excerpt split test",
-            "n_pool": len(pool),
-            "n_test": len(test),
-            "initial": args.initial,
-            "batch": args.batch,
-            "rounds": args.rounds_al,
-            "seeds": args.seeds,
-            "strategies": args.strategies,
-            "rater": {
-                "n_rounds": args.rounds,
-                "extra_trees_rounds": args.rounds,
-                "ridge": "default",
-                "n_threads": 1,
-                "spread": "member spread (predict_with_spread, no error model)",
-            },
-            "pseudo_labels": pseudo_dims,
-            "pseudo_calibration": "affine, refitted each round on the bought labels",
-            "mixed_weight": 0.5,
-            "auc": "trapezoid over labelled count / span (mean R2 of the curve)",
-        },
-        "seeds": seeds,
+        "config": _config(args, pool, test, pseudo_dims),
+        "reused_seeds": reused,
+        "seeds": {s: seeds[s] for s in sorted(seeds, key=int)},
         "summary": summary,
         "seconds": round(time.perf_counter() - t_start, 1),
     }
@@ -282,6 +282,37 @@ def main() -> None:
     png = RESULTS / NAME / (out.stem + ".png")
     plot(result, png)
     print(f"wrote {out} and {png}")
+
+
+def _comparable(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k != "seeds"}
+
+
+def _config(
+    args: argparse.Namespace, pool: list[str], test: list[str], pseudo_dims: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "dataset": "percepiano",
+        "scoring_set": "excerpt split test",
+        "n_pool": len(pool),
+        "n_test": len(test),
+        "initial": args.initial,
+        "batch": args.batch,
+        "rounds": args.rounds_al,
+        "seeds": args.seeds,
+        "strategies": args.strategies,
+        "rater": {
+            "n_rounds": args.rounds,
+            "extra_trees_rounds": args.rounds,
+            "ridge": "default",
+            "n_threads": 1,
+            "spread": "member spread (predict_with_spread, no error model)",
+        },
+        "pseudo_labels": pseudo_dims,
+        "pseudo_calibration": "affine, refitted each round on the bought labels",
+        "mixed_weight": 0.5,
+        "auc": "trapezoid over labelled count / span (mean R2 of the curve)",
+    }
 
 
 if __name__ == "__main__":
