@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from pianoeval._registry import Registry
 from pianoeval._typing import Float64Array
 from pianoeval.errors import ParameterError
 
@@ -180,7 +181,7 @@ def acquisition_scores(
         dis = disagreement_scores(predictions, pseudo)
     if strategy == "disagreement" and dis is None:
         raise ParameterError("the disagreement strategy needs predictions and pseudo-labels")
-    return STRATEGIES[strategy](s, dis, weight, seed)
+    return STRATEGIES.get(strategy)(s, dis, weight, seed)
 
 
 def _random(s: Float64Array, _d: Float64Array | None, _w: float, seed: Any) -> Float64Array:
@@ -192,10 +193,13 @@ def _disagreement(s: Float64Array, d: Float64Array | None, _w: float, _seed: Any
     return d
 
 
-#: Strategy name -> ``f(sigma, disagreement or None, weight, seed)``.
-STRATEGIES: dict[str, Callable[[Float64Array, Float64Array | None, float, Any], Float64Array]] = {
-    "mixed": lambda s, d, w, _seed: _mixed(s, d, w),
-    "uncertainty": lambda s, _d, _w, _seed: uncertainty_scores(s),
-    "disagreement": _disagreement,
-    "random": _random,
-}
+#: An acquisition function: ``f(sigma, disagreement or None, weight, seed) -> scores``.
+AcquisitionFn = Callable[[Float64Array, Float64Array | None, float, Any], Float64Array]
+
+#: The strategies by name (one registry, STYLE.md section 2); every entry takes the same
+#: arguments and returns an ``(n_items, n_dims)`` matrix (a generic test checks each).
+STRATEGIES: Registry[AcquisitionFn] = Registry("acquisition strategy")
+STRATEGIES.register("mixed", lambda s, d, w, _seed: _mixed(s, d, w))
+STRATEGIES.register("uncertainty", lambda s, _d, _w, _seed: uncertainty_scores(s))
+STRATEGIES.register("disagreement", _disagreement)
+STRATEGIES.register("random", _random)
