@@ -204,8 +204,9 @@ def main() -> None:
         nargs="+",
         default=[],
         help="earlier results of this script: rows with the same setup are copied, not "
-        "recomputed (same code and packs; lets a run add the conditions built since, or "
-        "merge runs of different --splits made in parallel)",
+        "recomputed, and rows this run does not make are carried over (same code and "
+        "packs; lets a run add the conditions built since, or merge runs of different "
+        "--splits made in parallel)",
     )
     args = ap.parse_args()
     root = find_data_root(args.data_root, dataset="percepiano")
@@ -310,6 +311,8 @@ def main() -> None:
                     flush=True,
                 )
 
+    for key, row in reused.items():  # rows this run did not compute are carried over
+        results.setdefault(key, row)
     payload = {
         "config": {
             "conditions": {c: corpora[c].meta["condition"] for c in corpora},

@@ -120,7 +120,8 @@ def caution(summary: dict[str, Any], renderers: list[str]) -> str | None:
     ]
     drop = summary.get("augmented_drop_max")
     if drop is not None:
-        parts.append(f", {drop:.2f} lower with room reverb, noise and MP3 compression")
+        how = "within 0.01" if drop < 0.01 else f"{drop:.2f} lower"
+        parts.append(f" ({how} with room reverb, noise and MP3 compression)")
     parts.append(
         " (docs/benchmarks.md#audio-rater). Treat these scores as rough; a MIDI file of the "
         "performance is rated better (0.48-0.52)."
