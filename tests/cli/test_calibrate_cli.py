@@ -3,32 +3,19 @@ shipped raters (tiny synthetic data in place of PercePiano)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from tests.cli._util import flat, snapshot
 from typer.testing import CliRunner
 
 from pianoeval.cli import app
 from pianoeval.rater import DEFAULT_DIR, SymbolicRater
 
 runner = CliRunner()
-
-
-def _snapshot(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _flat(text: str) -> str:
-    """The output without rich's box and line breaks."""
-    return " ".join(text.replace("│", " ").split())
 
 
 @pytest.fixture
@@ -55,13 +42,13 @@ def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_calibrate_stores_calibration_and_writes_the_report(tiny: Path, tmp_path: Path) -> None:
-    models = _snapshot(tiny / "models")
+    models = snapshot(tiny / "models")
     out = tmp_path / "report.json"
     res = runner.invoke(app, ["calibrate", str(tiny), "--out", str(out), "--method", "affine"])
     assert res.exit_code == 0, res.output
     assert (tiny / "calibration.json").is_file()
     assert (tiny / "spread" / "spread.json").is_file()
-    assert _snapshot(tiny / "models") == models
+    assert snapshot(tiny / "models") == models
     report = json.loads(out.read_text())
     assert report["split"] == "excerpt"
     assert report["with_score"]["n_items"] == 30
@@ -79,17 +66,17 @@ def test_no_store_only_measures(tiny: Path) -> None:
 
 
 def test_refuses_the_shipped_rater_without_force() -> None:
-    before = _snapshot(DEFAULT_DIR)
+    before = snapshot(DEFAULT_DIR)
     res = runner.invoke(app, ["calibrate", str(DEFAULT_DIR)])
     assert res.exit_code == 2
-    assert "--force" in _flat(res.output)
-    assert _snapshot(DEFAULT_DIR) == before
+    assert "--force" in flat(res.output)
+    assert snapshot(DEFAULT_DIR) == before
 
 
 def test_refuses_a_folder_that_is_not_a_bundle(tmp_path: Path) -> None:
     res = runner.invoke(app, ["calibrate", str(tmp_path)])
     assert res.exit_code == 2
-    assert "not a rater bundle" in _flat(res.output)
+    assert "not a rater bundle" in flat(res.output)
 
 
 def test_calibrate_an_audio_bundle_holds_each_renderer_out(

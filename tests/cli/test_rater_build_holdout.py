@@ -3,11 +3,11 @@ rater."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.cli._util import flat, snapshot
 from typer.testing import CliRunner
 
 from pianoeval.cli import app
@@ -17,34 +17,21 @@ from pianoeval.rater import DEFAULT_DIR
 runner = CliRunner()
 
 
-def _snapshot(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _flat(text: str) -> str:
-    """The output without rich's box and line breaks."""
-    return " ".join(text.replace("│", " ").split())
-
-
 def test_unknown_holdout_split_exits_2(tmp_path: Path) -> None:
     res = runner.invoke(app, ["rater", "build", "--holdout", "composer", "--out", str(tmp_path)])
     assert res.exit_code == 2
-    assert "composer" in _flat(res.output)
+    assert "composer" in flat(res.output)
     assert not any(tmp_path.iterdir())
 
 
 def test_holdout_build_refuses_the_shipped_folder() -> None:
-    before = _snapshot(DEFAULT_DIR)
+    before = snapshot(DEFAULT_DIR)
     res = runner.invoke(
         app, ["rater", "build", "--holdout", "performer", "--out", str(DEFAULT_DIR)]
     )
     assert res.exit_code == 2
-    assert "must not replace the shipped rater" in _flat(res.output)
-    assert _snapshot(DEFAULT_DIR) == before
+    assert "must not replace the shipped rater" in flat(res.output)
+    assert snapshot(DEFAULT_DIR) == before
 
 
 def test_default_folders() -> None:
@@ -74,11 +61,11 @@ def test_holdout_build_without_out_goes_to_its_own_folder(
 
     monkeypatch.setattr(pianoeval.train, "train_default_rater", record)
     monkeypatch.chdir(tmp_path)
-    before = _snapshot(DEFAULT_DIR)
+    before = snapshot(DEFAULT_DIR)
     res = runner.invoke(
         app, ["rater", "build", "--holdout", "performer", "--data-root", str(data_root)]
     )
     assert res.exit_code == 0, res.output
     assert [(c[1], c[2]) for c in calls] == [(Path("rater-holdout-performer"), "performer")]
     assert "held out: performer split test (193 segments)" in res.output
-    assert _snapshot(DEFAULT_DIR) == before
+    assert snapshot(DEFAULT_DIR) == before
