@@ -13,11 +13,16 @@ Protocol (docs/active-learning.md):
   ``n_threads=1``). Its spread is the member spread of
   :meth:`~pianoeval.model.symbolic.SymbolicRater.predict_with_spread` (no error model: a
   rater retrained every round has no out-of-fold errors to fit one on).
-- Pseudo-labels: the committed pseudo-label calibration's MIDI proxies (``midi.*``; the
-  alignment proxies would need a score alignment of every pool segment) scaled by its
-  committed robust scaler, for every execution16 dimension that passed and has a
-  percepiano19 counterpart. The pseudo -> human map is refitted every round, affine,
-  on the bought labels only.
+- Pseudo-labels, refitted every round from the bought rows only
+  (:func:`pianoeval.active.fit_proxy_choices`): for each execution16 dimension with a
+  percepiano19 counterpart (a priori, DIMENSIONS.md), its a-priori ``midi.*`` candidate
+  proxies (the alignment proxies would need a score alignment of every pool segment); the
+  candidate with the largest |Spearman| with the bought labels is chosen, its sign taken
+  from that correlation, and accepted when the 95 % Fisher-z interval of the Spearman
+  excludes 0; robust-scale percentiles from the pool's proxies (unlabelled inputs, never
+  the test rows); affine map to the human scale on the bought labels. Dimensions without
+  an accepted proxy get no disagreement term that round. Nothing of the committed
+  pseudo-label calibration (fitted with all PercePiano labels) is used.
 - Strategies: ``uncertainty``, ``disagreement``, ``mixed`` (0.5/0.5) and ``random``
   (:func:`pianoeval.active.acquisition_scores`), each picked with
   :func:`pianoeval.active.select_batch` (one dataset; dimensions credited by the
@@ -47,7 +52,13 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, write_result
 
-from pianoeval.active import acquisition_scores, near_duplicate_key, select_batch
+from pianoeval.active import (
+    acquisition_scores,
+    apply_proxy_choices,
+    fit_proxy_choices,
+    near_duplicate_key,
+    select_batch,
+)
 from pianoeval.active.scoring import uncertainty_scores
 from pianoeval.data.percepiano import parse_name, percepiano_midi_paths
 from pianoeval.data.percepiano_table import percepiano_table
@@ -56,47 +67,67 @@ from pianoeval.data.splits import load_split
 from pianoeval.metrics import mean_r2
 from pianoeval.model.symbolic import SymbolicRater
 from pianoeval.symbolic.midi import load_midi
-from pianoeval.symbolic.pseudo import load_calibration, midi_proxies, robust_scale
-from pianoeval.symbolic.pseudo.scaling import apply_human_map
+from pianoeval.symbolic.pseudo import CANDIDATES, HUMAN_MATCH, midi_proxies
 
 NAME = "active_learning"
 STRATEGY_NAMES = ("uncertainty", "disagreement", "mixed", "random")
 
 
-def midi_pseudo(root: Path, ids: list[str]) -> tuple[pd.DataFrame, dict[str, str]]:
-    """Scaled execution16 pseudo-labels from MIDI proxies, columns named by human dim."""
-    cal = load_calibration()
-    specs: dict[str, dict[str, Any]] = {}
-    for dim, e in cal.data["dims"].items():
-        if e.get("status") != "passed" or not e.get("human"):
-            continue
-        spec = e if e["proxy"].startswith("midi.") else e.get("fallback")
-        if spec and spec["proxy"].startswith("midi."):
-            specs[dim] = {**spec, "human": e["human"].split(".", 1)[1]}
+def midi_proxy_table(root: Path, ids: list[str]) -> pd.DataFrame:
+    """The ``midi.*`` proxies of every segment (inputs only, no labels)."""
     paths = percepiano_midi_paths(root)
     rows = [midi_proxies(load_midi(paths[i], require_notes=False)) for i in ids]
-    out = {}
-    used = {}
-    for dim, spec in specs.items():
-        v = np.array([r.get(spec["proxy"], math.nan) for r in rows], dtype=np.float64)
-        out[spec["human"]] = robust_scale(spec["sign"] * v, spec["p_lo"], spec["p_hi"])
-        used[spec["human"]] = f"{dim} <- {spec['proxy']}"
-    return pd.DataFrame(out, index=ids), used
+    return pd.DataFrame(rows, index=ids, dtype=np.float64)
 
 
-def calibrate_pseudo(pseudo: pd.DataFrame, y: pd.DataFrame, bought: list[str]) -> pd.DataFrame:
-    """Affine pseudo -> human map per dimension, fitted on the bought rows only."""
-    out = pd.DataFrame(np.nan, index=pseudo.index, columns=y.columns)
-    for dim in pseudo.columns:
-        x_b = pseudo.loc[bought, dim].to_numpy()
-        y_b = y.loc[bought, dim].to_numpy()
-        ok = np.isfinite(x_b) & np.isfinite(y_b)
-        if ok.sum() < 10 or np.ptp(x_b[ok]) == 0:
-            continue
-        slope, intercept = np.polyfit(x_b[ok], y_b[ok], 1)
-        cal = {"kind": "affine", "slope": float(slope), "intercept": float(intercept)}
-        out[dim] = apply_human_map(cal, pseudo[dim].to_numpy())
-    return out
+def candidate_proxies() -> dict[str, list[str]]:
+    """The a-priori candidates per percepiano19 dimension (``midi.*`` only)."""
+    return {
+        HUMAN_MATCH[dim][0]: [c for c, _sign in cands if c.startswith("midi.")]
+        for dim, cands in CANDIDATES.items()
+        if dim in HUMAN_MATCH and any(c.startswith("midi.") for c, _ in cands)
+    }
+
+
+def refit_pseudo(
+    proxies: pd.DataFrame,
+    y: pd.DataFrame,
+    bought: list[str],
+    pool: list[str],
+    cand: list[str],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Calibrated pseudo-labels of ``cand`` from a proxy choice fitted on ``bought`` only.
+
+    Returns the pseudo-labels (columns of ``y``, NaN where none) and the round's record
+    (accepted ``{human dim: proxy}``, and every dimension's choice with its test).
+    """
+    choices = fit_proxy_choices(
+        {c: proxies.loc[bought, c].to_numpy() for c in proxies.columns},
+        {d: y.loc[bought, d].to_numpy() for d in y.columns},
+        scale_proxies={c: proxies.loc[pool, c].to_numpy() for c in proxies.columns},
+    )
+    pseudo = apply_proxy_choices(choices, {c: proxies.loc[cand, c].to_numpy() for c in proxies})
+    out = pd.DataFrame(np.nan, index=cand, columns=y.columns)
+    for hdim, values in pseudo.items():
+        out[hdim] = values
+    record = {
+        "n_bought": len(bought),
+        "n_accepted": sum(c.accepted for c in choices),
+        "accepted": {c.human: c.proxy for c in choices if c.accepted},
+        "flipped": sorted(c.human for c in choices if c.accepted and c.flipped),
+        "choices": {
+            c.human: {
+                "proxy": c.proxy,
+                "sign": c.sign,
+                "rho": round(c.rho, 4),
+                "ci95": [round(v, 4) for v in c.ci95],
+                "n": c.n,
+                "accepted": c.accepted,
+            }
+            for c in choices
+        },
+    }
+    return out, record
 
 
 def auc(n_labelled: list[int], r2: list[float]) -> float:
@@ -105,14 +136,14 @@ def auc(n_labelled: list[int], r2: list[float]) -> float:
     return float(np.sum((ys[1:] + ys[:-1]) / 2 * np.diff(xs)) / (xs[-1] - xs[0]))
 
 
-def t_interval(diffs: list[float]) -> dict[str, float]:
-    """Mean and 95 % Student-t interval of paired differences."""
+def t_interval(diffs: list[float]) -> dict[str, float | int | None]:
+    """Mean and 95 % Student-t interval of paired differences (null with one seed)."""
     from scipy.stats import t
 
     d = np.asarray(diffs, float)
     m = float(d.mean())
     if d.size < 2:
-        return {"mean": m, "ci95_low": math.nan, "ci95_high": math.nan, "n": int(d.size)}
+        return {"mean": m, "ci95_low": None, "ci95_high": None, "n": int(d.size)}
     half = float(t.ppf(0.975, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size))
     return {"mean": m, "ci95_low": m - half, "ci95_high": m + half, "n": int(d.size)}
 
@@ -121,7 +152,7 @@ def run_seed(
     seed: int,
     x: pd.DataFrame,
     y: pd.DataFrame,
-    pseudo: pd.DataFrame,
+    proxies: pd.DataFrame,
     pool: list[str],
     test: list[str],
     args: argparse.Namespace,
@@ -147,12 +178,14 @@ def run_seed(
     curves: dict[str, Any] = {}
     for strategy in args.strategies:
         bought, rater, r2s, ns = list(initial), first, [r2_0], [len(initial)]
+        pseudo_rounds = []
         t0 = time.perf_counter()
         for rnd in range(args.rounds_al):
             have = set(bought)
             cand = [i for i in pool if i not in have]
             values, sigma = rater.predict_with_spread(x.loc[cand])
-            cal = calibrate_pseudo(pseudo, y, bought).loc[cand]
+            cal, record = refit_pseudo(proxies, y, bought, pool, cand)
+            pseudo_rounds.append(record)
             scores = acquisition_scores(
                 strategy,
                 sigma=sigma,
@@ -177,6 +210,7 @@ def run_seed(
             "test_mean_r2": r2s,
             "auc": auc(ns, r2s),
             "seconds": round(time.perf_counter() - t0, 1),
+            "pseudo_rounds": pseudo_rounds,
         }
         print(f"seed {seed} {strategy}: AUC {curves[strategy]['auc']:.4f} "
               f"final {r2s[-1]:.4f} ({curves[strategy]['seconds']} s)", flush=True)  # fmt: skip
@@ -237,8 +271,9 @@ def main() -> None:
     split = load_split("excerpt")
     test = sorted(set(split.test) & set(x.index))
     pool = sorted(set(x.index) - set(test))
-    pseudo, pseudo_dims = midi_pseudo(root, list(x.index))
-    print(f"{len(pool)} pool, {len(test)} test, pseudo-labels for {sorted(pseudo_dims)}")
+    proxies = midi_proxy_table(root, list(x.index))
+    pseudo_dims = candidate_proxies()
+    print(f"{len(pool)} pool, {len(test)} test, candidate proxies for {sorted(pseudo_dims)}")
 
     seeds: dict[str, Any] = {}
     reused: dict[str, str] = {}
@@ -254,7 +289,7 @@ def main() -> None:
             print(f"seed {seed}: reused from {reused[str(seed)]}")
             continue
         t0 = time.perf_counter()
-        seeds[str(seed)] = run_seed(seed, x, y, pseudo, pool, test, args)
+        seeds[str(seed)] = run_seed(seed, x, y, proxies, pool, test, args)
         print(f"seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
 
     summary: dict[str, Any] = {}
@@ -269,19 +304,62 @@ def main() -> None:
                 "interval": "paired Student-t 95 % over seeds",
             }
             ci = summary[strategy]["auc_minus_random"]
-            print(f"{strategy} - random: {ci['mean']:+.4f} "
-                  f"[{ci['ci95_low']:+.4f}, {ci['ci95_high']:+.4f}]")  # fmt: skip
+            interval = (
+                f"[{ci['ci95_low']:+.4f}, {ci['ci95_high']:+.4f}]"
+                if ci["ci95_low"] is not None
+                else "(one seed: no interval)"
+            )
+            print(f"{strategy} - random: {ci['mean']:+.4f} {interval}")
     result = {
         "config": _config(args, pool, test, pseudo_dims),
         "reused_seeds": reused,
         "seeds": {s: seeds[s] for s in sorted(seeds, key=int)},
         "summary": summary,
+        "pseudo_accepted": accepted_counts(seeds, args.strategies),
         "seconds": round(time.perf_counter() - t_start, 1),
     }
-    out = write_result(NAME, result)
+    out = write_result(NAME, _jsonable(result))
     png = RESULTS / NAME / (out.stem + ".png")
     plot(result, png)
     print(f"wrote {out} and {png}")
+
+
+def accepted_counts(seeds: dict[str, Any], strategies: list[str]) -> list[dict[str, Any]]:
+    """Per round: how often each ``human dim <- proxy`` was accepted over seeds x strategies."""
+    curves = [seeds[s][st] for s in seeds for st in strategies]
+    out = []
+    for rnd in range(len(curves[0]["pseudo_rounds"])):
+        recs = [c["pseudo_rounds"][rnd] for c in curves]
+        counts: dict[str, int] = {}
+        for r in recs:
+            for hdim, proxy in r["accepted"].items():
+                key = f"{hdim} <- {proxy}"
+                counts[key] = counts.get(key, 0) + 1
+        out.append(
+            {
+                "round": rnd,
+                "n_bought": recs[0]["n_bought"],
+                "n_curves": len(recs),
+                "n_accepted_mean": float(np.mean([r["n_accepted"] for r in recs])),
+                "n_accepted_min": min(r["n_accepted"] for r in recs),
+                "n_accepted_max": max(r["n_accepted"] for r in recs),
+                "counts": dict(sorted(counts.items())),
+            }
+        )
+    return out
+
+
+def _jsonable(obj: Any) -> Any:
+    """Non-finite floats become None: the result must be strict JSON."""
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
 
 
 def _comparable(config: dict[str, Any]) -> dict[str, Any]:
@@ -308,8 +386,14 @@ def _config(
             "n_threads": 1,
             "spread": "member spread (predict_with_spread, no error model)",
         },
-        "pseudo_labels": pseudo_dims,
-        "pseudo_calibration": "affine, refitted each round on the bought labels",
+        "pseudo_labels": {
+            "candidates": pseudo_dims,
+            "refit": "every round on the bought rows only: proxy with the largest |Spearman| "
+            "with the bought labels, sign from that correlation, accepted when its 95 % "
+            "Fisher-z interval (se sqrt(1.06 / (n - 3))) excludes 0; robust-scale "
+            "percentiles (5, 95) on the pool's proxies; affine map on the bought labels",
+            "committed_calibration_used": False,
+        },
         "mixed_weight": 0.5,
         "auc": "trapezoid over labelled count / span (mean R2 of the curve)",
     }
