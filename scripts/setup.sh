@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-EXTRAS="${PIANOEVAL_EXTRAS:-dev,plot,train,data,render,symbolic,transcribe}"
+EXTRAS="${PIANOEVAL_EXTRAS:-dev,plot,train,data,render,symbolic,transcribe,distributed}"
 # Packages whose declared dependencies cannot be installed here (torchaudio, TensorFlow):
 # installed with --no-deps; the runtime dependencies they really use are in the
 # `transcribe` extra of pyproject.toml.
