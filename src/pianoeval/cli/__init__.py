@@ -31,6 +31,7 @@ from pianoeval.cli import (
     render,
     select,
     train,
+    transcribe,
 )
 from pianoeval.errors import ParameterError, PianoEvalError
 
@@ -79,6 +80,7 @@ app.command("embed")(embed.embed)
 app.command("train")(train.train)
 app.command("cv")(train.cv)
 app.command("select")(select.select)
+app.command("transcribe")(transcribe.transcribe)
 
 
 def _version(value: bool) -> None:

@@ -1,22 +1,37 @@
 """``pianoeval analyze``: rate performances and print the ratings.
 
 The work is :func:`pianoeval.rater.evaluate_many` (MIDI directly, audio transcribed first,
-``--score`` used when it matches); this module only expands folders, prints and sets the
-exit code: every input that can be rated is rated, each one that cannot is reported on
-stderr, and the exit code is 1 if any failed. ``--example`` rates the bundled example
+``--score`` used when it matches); this module only expands folders, glob patterns and
+manifests, prints and sets the exit code: every input that can be rated is rated, each one
+that cannot is reported on stderr, and the exit code is 1 if any failed. With
+``--engine dask`` or ``--jsonl`` the same ratings come from :func:`pianoeval.batch.run_batch`
+(:class:`~pianoeval.batch.EvaluateTask`), on a Dask cluster or here, one JSON line per
+input. ``--example`` rates the bundled example
 performance (made by the project), so it runs without any data root.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pianoeval.cli._batch import (
+    BatchOptions,
+    Engine,
+    EngineOption,
+    JsonlOption,
+    JsonlSortedOption,
+    SchedulerOption,
+    ThreadsPerWorkerOption,
+    WorkersOption,
+)
 from pianoeval.cli._common import FormatOption, OutputFormat, echo_json, print_table
 
 if TYPE_CHECKING:
+    from pianoeval.batch import EvaluateTask
     from pianoeval.rater import FailedInput, Rating
     from pianoeval.rater.result import DimensionScore
 
@@ -24,7 +39,10 @@ if TYPE_CHECKING:
 def analyze(
     inputs: Annotated[
         list[Path] | None,
-        typer.Argument(help="Performance MIDI or audio files, or folders to search for them."),
+        typer.Argument(
+            help="Performance MIDI or audio files, folders to search for them, glob "
+            "patterns ('takes/*.mid') or manifests (.jsonl: their midi_uri or audio_uri)."
+        ),
     ] = None,
     score: Annotated[
         Path | None, typer.Option("--score", help="Score (MIDI) of the passage played.")
@@ -60,9 +78,18 @@ def analyze(
         ),
     ] = False,
     fmt: Annotated[OutputFormat, FormatOption] = OutputFormat.table,
+    engine: Annotated[Engine, EngineOption] = Engine.local,
+    scheduler: Annotated[str | None, SchedulerOption] = None,
+    workers: Annotated[int, WorkersOption] = 2,
+    threads_per_worker: Annotated[int, ThreadsPerWorkerOption] = 1,
+    jsonl: Annotated[Path | None, JsonlOption] = None,
+    jsonl_sorted: Annotated[bool, JsonlSortedOption] = False,
+    progress: Annotated[
+        bool, typer.Option(help="Progress bar on stderr (with --engine dask or --jsonl).")
+    ] = True,
 ) -> None:
     """Rate performances: 19 PercePiano scores and a feature summary (MIDI or recordings)."""
-    from pianoeval._paths import expand_inputs
+    from pianoeval.batch import collect_inputs
     from pianoeval.constants import AUDIO_SUFFIXES, MIDI_SUFFIXES
     from pianoeval.rater import FailedInput, evaluate_many
     from pianoeval.symbolic.transcribe import BACKENDS
@@ -80,7 +107,11 @@ def analyze(
         score = score or example_score_path()
     if not paths:
         raise typer.BadParameter("give at least one MIDI or audio file, or --example")
-    files, problems = expand_inputs(paths, AUDIO_SUFFIXES | MIDI_SUFFIXES)
+    opts = BatchOptions(engine, scheduler, workers, threads_per_worker, jsonl, jsonl_sorted)
+    opts.progress = progress
+    opts.check()
+    got = collect_inputs(paths, AUDIO_SUFFIXES | MIDI_SUFFIXES)
+    files, problems = got.files, got.problems
     for problem in problems:
         typer.secho(f"error: {problem}", fg="red", err=True)
 
@@ -101,7 +132,8 @@ def analyze(
                 param_hint="--audio-rater",
             )
         check_input_file(audio_rater / "audio_rater.json")
-        audio = AudioRater.load(audio_rater)
+        if not opts.uses_batch_layer:
+            audio = AudioRater.load(audio_rater)
     midi_rater = None
     if rater_dir is not None:
         from pianoeval.model.symbolic import SymbolicRater
@@ -110,7 +142,20 @@ def analyze(
             raise typer.BadParameter(
                 f"{rater_dir}: not a MIDI rater bundle (no rater.json)", param_hint="--rater"
             )
-        midi_rater = SymbolicRater.load(rater_dir)
+        if not opts.uses_batch_layer:
+            midi_rater = SymbolicRater.load(rater_dir)
+    if opts.uses_batch_layer:
+        from pianoeval.batch import EvaluateTask
+
+        task = EvaluateTask(
+            score=None if score is None else str(score),
+            backend=backend,
+            rater_dir=None if rater_dir is None else str(rater_dir),
+            audio_rater_dir=None if audio_rater is None else str(audio_rater),
+            use_audio_rater=not midi_rater_for_audio,
+        )
+        _analyze_batch(files, task, opts, fmt=fmt, show=show, n_problems=len(problems))
+        return
     report = evaluate_many(
         files,
         score=score,
@@ -123,6 +168,46 @@ def analyze(
     if fmt is OutputFormat.json:
         echo_json(report.model_dump(mode="json"))
     if report.failures or problems:
+        raise typer.Exit(1)
+
+
+def _analyze_batch(
+    files: list[Path],
+    task: EvaluateTask,
+    opts: BatchOptions,
+    *,
+    fmt: OutputFormat,
+    show: Callable[[Rating | FailedInput], None],
+    n_problems: int,
+) -> None:
+    """Rate through :func:`pianoeval.batch.run_batch` (--engine dask, --jsonl)."""
+    from pianoeval.cli._batch import run_cli_batch
+    from pianoeval.rater import AnalysisReport, FailedInput, Rating
+
+    jsonl_on_stdout = opts.jsonl is not None and str(opts.jsonl) == "-"
+
+    def item(record: dict[str, Any]) -> Rating | FailedInput:
+        if record["ok"]:
+            return Rating.model_validate(record["result"])
+        return FailedInput(path=record["path"], error=record["error"])
+
+    def on_record(record: dict[str, Any]) -> None:
+        if jsonl_on_stdout:  # stdout is the JSONL: only errors, on stderr
+            if not record["ok"]:
+                typer.secho(f"error: {record['error']}", fg="red", err=True)
+            return
+        show(item(record))
+
+    report = run_cli_batch(files, task, opts, on_record=on_record)
+    if fmt is OutputFormat.json and not jsonl_on_stdout:
+        items = [item(r) for r in report.records]
+        echo_json(
+            AnalysisReport(
+                ratings=[x for x in items if isinstance(x, Rating)],
+                failures=[x for x in items if isinstance(x, FailedInput)],
+            ).model_dump(mode="json")
+        )
+    if report.failures or n_problems:
         raise typer.Exit(1)
 
 
