@@ -15,7 +15,7 @@ EXTRAS="${PIANOEVAL_EXTRAS:-dev,plot,train,data,render,symbolic,transcribe,distr
 NO_DEPS_PACKAGES=("transkun==2.0.1" "basic-pitch==0.4.0")
 # Debian packages the project needs at run time (rendering, browser tests, ...).
 APT_PACKAGES=(fluidsynth fluid-soundfont-gm musescore-general-soundfont timgm6mb-soundfont
-  csound-soundfont)
+  csound-soundfont chromium chromium-driver)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 

@@ -30,6 +30,7 @@ from pianoeval.cli import (
     rater,
     render,
     select,
+    serve,
     train,
     transcribe,
 )
@@ -81,6 +82,7 @@ app.command("train")(train.train)
 app.command("cv")(train.cv)
 app.command("select")(select.select)
 app.command("transcribe")(transcribe.transcribe)
+app.command("serve")(serve.serve)
 
 
 def _version(value: bool) -> None:
