@@ -64,7 +64,7 @@
   // ---------------------------------------------------------------- choosing a file
   function choose(file) {
     state.file = file;
-    $("file-name").textContent = file ? `${file.name} (${Math.round(file.size / 1024)} kB)` : "No file chosen.";
+    $("file-name").textContent = file ? `${file.name} (${file.size < 1000 ? `${file.size} bytes` : `${(file.size / 1000).toFixed(0)} kB`})` : "No file chosen.";
     $("rate").disabled = !file;
     showError("");
   }
