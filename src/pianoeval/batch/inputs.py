@@ -8,13 +8,15 @@ Conventions
 - A **glob pattern** (a spec holding ``*``, ``?`` or ``[`` that names no existing file) is
   expanded by :mod:`pathlib` (``**`` recurses), relative to the current folder unless it
   is absolute; the files matched with a wanted suffix are kept, sorted, and a folder
-  matched is searched like a folder given by name.
+  matched is searched like a folder given by name. Hidden names match only where the
+  pattern spells their dot.
 - A **manifest** (a ``.jsonl`` file) is read with :func:`pianoeval.manifest.read_manifest`
-  (every row validated); each row gives its ``midi_uri`` or ``audio_uri`` (the first whose
-  suffix is wanted, or the field named by ``uri_field``), resolved against the manifest's
-  folder, else against the data root (:func:`pianoeval.data.root.find_data_root`) when
-  the file is only there. Rows that share a file give it once: a batch works on whole
-  files, not on the ``[t0, t1]`` segments of the rows.
+  (every row validated, media not checked); each row gives its ``midi_uri`` or
+  ``audio_uri`` (the first whose suffix is wanted, or the field named by ``uri_field``),
+  resolved against the manifest's folder, else against the data root
+  (:func:`pianoeval.data.root.find_data_root`) when the file is only there; a file found
+  in neither place is kept (its task reports it). Rows that share a file give it once:
+  a batch works on whole files, not on the ``[t0, t1]`` segments of the rows.
 
 The same file named twice (by two specs) is read twice only if it is named by two
 different spellings; an exact repeat is dropped, so a folder and a glob over it do not
@@ -85,12 +87,20 @@ def is_glob(spec: PathLike) -> bool:
 
 
 def _glob(pattern: str) -> list[Path]:
+    """Expand a pattern; hidden names are matched only where the pattern spells the dot."""
     p = Path(pattern)
-    if p.is_absolute():
-        anchor = Path(p.anchor)
-        rel = p.relative_to(anchor)
-        return sorted(anchor.glob(str(rel)))
-    return sorted(Path().glob(pattern))
+    base = Path(p.anchor) if p.is_absolute() else Path()
+    parts = p.relative_to(base).parts
+    fixed = 0
+    while fixed < len(parts) and not _GLOB_CHARS.intersection(parts[fixed]):
+        fixed += 1
+    allow_hidden = any(part.startswith(".") for part in parts[fixed:])
+    found = []
+    for match in base.glob(str(Path(*parts))):
+        tail = match.relative_to(base).parts[fixed:]
+        if allow_hidden or not any(part.startswith(".") for part in tail):
+            found.append(match)
+    return sorted(found)
 
 
 def _manifest_files(
@@ -102,7 +112,8 @@ def _manifest_files(
     root: Path | None = None
     out: list[Path] = []
     seen: set[Path] = set()
-    for seg in read_manifest(manifest):
+    # media are checked here, against the data root too, not by the reader
+    for seg in read_manifest(manifest, check_media=False):
         for name in fields:
             uri = getattr(seg, name, None)
             if not uri:

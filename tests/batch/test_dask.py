@@ -1,0 +1,115 @@
+"""The Dask engine against the local one, on one 2-worker cluster for the whole module.
+
+Tolerance: the records of the two engines are identical once the timing keys
+(``TIMING_KEYS``: ``elapsed_sec``, ``seconds``, ``worker``, ``cached``) are dropped: every
+score, feature and message is equal to the last digit (both engines run the same code with
+fixed thread counts; LightGBM's prediction does not depend on its thread count).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pianoeval.batch import EvaluateTask, run_batch, strip_timings
+from pianoeval.errors import MidiError, ParameterError
+
+from ._tasks import SizeTask
+
+distributed = pytest.importorskip("distributed", reason="pip install 'pianoeval[distributed]'")
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+        env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+    )
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+def test_dask_gives_the_local_results(midi_set: list[Path], scheduler: str) -> None:
+    local = run_batch(midi_set, EvaluateTask(), progress=False)
+    streamed: list[int] = []
+    dask = run_batch(
+        midi_set,
+        EvaluateTask(),
+        engine="dask",
+        scheduler=scheduler,
+        progress=False,
+        on_result=lambda r: streamed.append(r["index"]),
+    )
+    assert sorted(streamed) == list(range(len(midi_set)))
+    assert dask.engine == "dask"
+    assert dask.n_workers == 2
+    assert strip_timings(dask.records) == strip_timings(local.records)
+    assert json.dumps(strip_timings(dask.records), sort_keys=True) == json.dumps(
+        strip_timings(local.records), sort_keys=True
+    )
+    assert [r["ok"] for r in dask.records].count(False) == 1
+    # models loaded once per worker: every worker set the task up at most once, and a
+    # second batch with the same task reuses them
+    assert set(dask.setups.values()) <= {0, 1}
+    assert sum(dask.setups.values()) >= 1
+    again = run_batch(midi_set, EvaluateTask(), engine="dask", scheduler=scheduler,
+                      progress=False)  # fmt: skip
+    assert set(again.setups.values()) <= {0, 1}
+    assert strip_timings(again.records) == strip_timings(local.records)
+
+
+def test_setups_are_counted_per_worker(tmp_path: Path, scheduler: str) -> None:
+    files = []
+    for i in range(8):
+        f = tmp_path / f"f{i}.txt"
+        f.write_text("x" * i)
+        files.append(f)
+    report = run_batch(files, SizeTask(tag="count-dask"), engine="dask", scheduler=scheduler,
+                       progress=False)  # fmt: skip
+    assert [r["result"]["bytes"] for r in report.records] == list(range(8))
+    workers = {r["worker"] for r in report.records}
+    assert sum(report.setups.values()) == len(workers)  # one setup per worker used
+    assert set(report.setups.values()) <= {0, 1}
+
+
+def test_global_problems_from_a_worker_are_raised_as_themselves(
+    midi_set: list[Path], scheduler: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ParameterError, match="nope"):
+        run_batch(midi_set, EvaluateTask(backend="nope"), engine="dask", scheduler=scheduler,
+                  progress=False)  # fmt: skip
+    with pytest.raises(MidiError, match="file does not exist") as info:
+        run_batch(midi_set, EvaluateTask(score=str(tmp_path / "none.mid")), engine="dask",
+                  scheduler=scheduler, progress=False)  # fmt: skip
+    assert info.value.path == str(tmp_path / "none.mid")
+
+
+def test_analyze_cli_on_the_cluster(midi_set: list[Path], scheduler: str, tmp_path: Path) -> None:
+    from pianoeval.cli import app
+
+    out = tmp_path / "r.jsonl"
+    folder = midi_set[0].parent
+    args = ["analyze", str(folder / "*.mid"), "--engine", "dask", "--scheduler", scheduler,
+            "--jsonl", str(out), "--jsonl-sorted", "--format", "json", "--no-progress"]  # fmt: skip
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 1, r.output  # the broken file
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(lines) == len(midi_set)
+    assert [x["path"] for x in lines] == sorted(str(p) for p in midi_set)
+    report = json.loads(r.stdout)
+    assert len(report["ratings"]) == 6
+    assert report["failures"][0]["path"].endswith("broken.mid")
+    local = CliRunner().invoke(app, ["analyze", str(folder), "--format", "json"])
+    assert local.exit_code == 1
+    assert json.loads(local.stdout) == report
