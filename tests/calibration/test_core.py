@@ -17,7 +17,7 @@ from pianoeval.calibration import (
     interval_coverage,
     load_calibration,
 )
-from pianoeval.calibration.core import _folds
+from pianoeval.calibration.core import SCORE_DIGITS, _folds, compact_scores
 from pianoeval.calibration.point import apply_point
 from pianoeval.errors import ParameterError, PianoEvalWarning, SchemaError
 
@@ -301,3 +301,14 @@ def test_bad_records_raise_schema_error(tmp_path, edit, message: str) -> None:  
 def test_missing_file_is_named(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(SchemaError, match=r"no calibration file there"):
         load_calibration(tmp_path)
+
+
+def test_stored_scores_are_compact_and_never_narrow_an_interval(ratings: Ratings) -> None:
+    raw = np.random.default_rng(3).gamma(1.0, 1.0, 2000)
+    small = compact_scores(raw)
+    assert np.all(small >= np.sort(raw))  # rounded up: intervals only widen
+    assert np.max(small / np.sort(raw) - 1) < 1e-4
+    np.testing.assert_array_equal(small, [float(f"{v:.{SCORE_DIGITS}g}") for v in small])
+    cal, _ = _fit_half(ratings, method="auto")
+    for part in cal.parts:  # what a fit stores is already compact
+        np.testing.assert_array_equal(part.scores, compact_scores(part.scores))
