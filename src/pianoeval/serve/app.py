@@ -101,7 +101,7 @@ def create_app(
     --------
     >>> from pianoeval.serve import ServeSettings, create_app
     >>> app = create_app(ServeSettings(max_upload_bytes=1_000_000))
-    >>> sorted(r.path for r in app.routes if r.path.startswith("/v1"))
+    >>> sorted(p for p in app.openapi()["paths"] if p.startswith("/v1"))
     ['/v1/evaluate', '/v1/jobs', '/v1/jobs/{job_id}', '/v1/rater']
     """
     settings = settings if settings is not None else ServeSettings.from_env()

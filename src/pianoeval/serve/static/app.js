@@ -6,7 +6,8 @@
 //            (optional: the timeline is drawn only when present and non-empty)
 //   bars:    [{bar, start_sec, end_sec, notes..., any other fields}]
 //            (optional: the per-bar table is drawn only when present and non-empty)
-//   summary: [{label, text}], warnings: [str], caution: str|null   (optional)
+//   advice:  [{text, start_sec, end_sec, bars?}]  (optional: a list, each item seeks the player)
+//   summary: [{label, text}], warnings: [str], notes: [str], caution: str|null   (optional)
 // The HTML report link is offered only when GET /v1/rater says features.html_report.
 "use strict";
 
@@ -221,7 +222,8 @@
       `rated by ${rating.model_id}.`;
     const ul = $("warnings");
     ul.replaceChildren();
-    for (const w of [...(rating.warnings || []), ...(rating.caution ? [rating.caution] : [])]) {
+    const notes = Array.isArray(rating.notes) ? rating.notes.filter((n) => typeof n === "string") : [];
+    for (const w of [...(rating.warnings || []), ...notes, ...(rating.caution ? [rating.caution] : [])]) {
       const li = document.createElement("li");
       li.textContent = w;
       ul.appendChild(li);
@@ -229,6 +231,7 @@
     drawChart(rating.scores || []);
     setupPlayer();
     drawTimeline(rating.windows);
+    drawAdvice(rating.advice);
     drawBars(rating.bars);
     drawSummary(rating.summary || []);
     setupDownloads(rating);
@@ -301,7 +304,7 @@
         const s = (w.scores || []).find((q) => q.name === dim);
         if (!s) continue;
         const g = svg("g", { class: "window-row" });
-        g.appendChild(svg("title", {}, `${fmt(w.start_sec, 1)}–${fmt(w.end_sec, 1)} s: ${fmt(s.value)}`));
+        g.appendChild(svg("title", {}, `${fmt(w.start_sec, 1)}–${fmt(w.end_sec, 1)} s: ${fmt(s.value)}` + (w.note ? ` (${w.note})` : "")));
         if (typeof s.interval_low === "number" && typeof s.interval_high === "number") {
           g.appendChild(svg("rect", { x: x(w.start_sec), width: Math.max(1, x(w.end_sec) - x(w.start_sec)), y: y(s.interval_high), height: Math.max(1, y(s.interval_low) - y(s.interval_high)), class: "window-band" }));
         }
@@ -339,8 +342,27 @@
     player.addEventListener("seeked", step);
   }
 
+  function drawAdvice(advice) {
+    const section = $("advice-section");
+    if (!Array.isArray(advice) || advice.length === 0) { section.hidden = true; return; }
+    section.hidden = false;
+    $("advice").replaceChildren(...advice.map((a) => {
+      const li = document.createElement("li");
+      const when = typeof a.start_sec === "number" ? ` (${fmt(a.start_sec, 1)}–${fmt(a.end_sec, 1)} s)` : "";
+      li.textContent = (typeof a === "string" ? a : a.text || "") + when;
+      if (typeof a.start_sec === "number") {
+        li.tabIndex = 0;
+        const seek = () => { const p = $("player"); if (!p.hidden) p.currentTime = a.start_sec; };
+        li.addEventListener("click", seek);
+        li.addEventListener("keydown", (e) => { if (e.key === "Enter") seek(); });
+      }
+      return li;
+    }));
+  }
+
   function cell(v) {
     if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(3);
+    if (Array.isArray(v) && v.some((x) => Array.isArray(x))) return String(v.length);  // e.g. [[pitch, onset], ...]
     if (Array.isArray(v)) return v.map((x) => (typeof x === "object" ? JSON.stringify(x) : String(x))).join("; ");
     if (v && typeof v === "object") return JSON.stringify(v);
     return v === null || v === undefined ? "" : String(v);
