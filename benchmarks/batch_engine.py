@@ -51,12 +51,81 @@ def _timed(fn: Any) -> tuple[Any, float]:
     return out, time.perf_counter() - t0
 
 
+def _audio_part(midis: list[Path], args: argparse.Namespace) -> dict[str, Any]:
+    """Render ``midis`` (FluidR3, 22.05 kHz), then transcribe them locally and on Dask.
+
+    Each engine writes into its own fresh transcription cache, so both transcribe; the
+    model runs on 1 thread per file in both (``--threads-per-worker``).
+    """
+    import tempfile
+
+    import soundfile as sf
+
+    from pianoeval.batch import TranscribeTask, run_batch, strip_timings
+    from pianoeval.render import render_midi
+
+    threads = args.threads_per_worker
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        clips = []
+        for m in midis:
+            y, sr = render_midi(m, soundfont="fluidr3_gm", sr=22050)
+            clip = folder / "audio" / f"{m.stem}.wav"
+            clip.parent.mkdir(exist_ok=True)
+            sf.write(clip, y, sr)
+            clips.append(clip)
+        seconds = sum(sf.info(c).duration for c in clips)
+
+        def task(name: str) -> TranscribeTask:
+            return TranscribeTask(
+                out_dir=str(folder / name), threads=threads, cache_dir=str(folder / f"c_{name}")
+            )
+
+        local, t_local = _timed(lambda: run_batch(clips, task("local"), progress=False))
+        dask, t_dask = _timed(
+            lambda: run_batch(
+                clips,
+                task("dask"),
+                engine="dask",
+                n_workers=args.workers,
+                threads_per_worker=threads,
+                progress=False,
+            )
+        )
+
+        def comparable(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            out = strip_timings(records)
+            for r in out:  # the output folders differ on purpose
+                r["result"].pop("midi_path", None)
+            return out
+
+        same = comparable(local.records) == comparable(dask.records)
+        notes = [r["result"]["n_notes"] for r in local.records if r["ok"]]
+    return {
+        "task": "transcribe (transkun)",
+        "n_files": len(clips),
+        "audio_sec": round(seconds, 2),
+        "threads_per_file": threads,
+        "wall_sec": {"local": round(t_local, 3), "dask_with_cluster_start": round(t_dask, 3)},
+        "speedup": round(t_local / t_dask, 3),
+        "notes": notes,
+        "n_failed": len(local.failures) + len(dask.failures),
+        "identical_except_timings": same,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-root", type=Path, default=None)
     parser.add_argument("--n-files", type=int, default=50)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads-per-worker", type=int, default=1)
+    parser.add_argument(
+        "--audio",
+        type=int,
+        default=0,
+        help="also transcribe this many renders (FluidR3) of the first files, local vs dask",
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not write JSON")
     args = parser.parse_args(argv)
 
@@ -105,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     runs["dask_cold"] = t_dask_cold
     runs["dask_warm"] = t_dask_warm
     runs["dask_cold_with_start"] = t_start + t_dask_cold
+    audio = _audio_part(files[: args.audio], args) if args.audio else None
     load_after = os.getloadavg()
 
     reference = strip_timings(local_cold.records)
@@ -145,7 +215,12 @@ def main(argv: list[str] | None = None) -> int:
         "tolerance": "identical records after dropping TIMING_KEYS "
         "(elapsed_sec, seconds, worker, cached)",
     }
+    if audio is not None:
+        payload["audio"] = audio
+        identical["audio_dask"] = audio["identical_except_timings"]
     print(json.dumps(payload["wall_sec"], indent=1))
+    if audio is not None:
+        print(json.dumps(audio["wall_sec"], indent=1))
     print("identical:", identical, "failed:", n_failed)
     if not args.no_write:
         print(write_result("batch_engine", payload))
