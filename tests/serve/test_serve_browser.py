@@ -151,7 +151,7 @@ def test_windows_and_bars_are_drawn_when_the_rating_has_them(page: Any) -> None:
     # the cursor follows the playback time (here set by hand: 30 s of 40 s)
     page.evaluate("() => window.pianoeval.state.moveCursor(30)")
     x = float(page.get_attribute("#timeline-cursor", "x1") or 0)
-    assert 600 < x < 700  # 40 + 810 * 30 / 40 = 647.5 in the SVG's coordinates
+    assert 650 < x < 700  # 110 + 740 * 30 / 40 = 665 in the SVG's coordinates
 
 
 def test_drop_a_file_on_the_page(page: Any, tmp_path: Path) -> None:

@@ -293,24 +293,40 @@
     if (names.includes(keep)) select.value = keep;
     const draw = () => {
       const dim = select.value;
-      const W = 860, H = 160, L = 40, R = 850, T = 10, B = 130;
+      const W = 860, H = 160, L = 110, R = 850, T = 10, B = 130;
       const end = Math.max(...windows.map((w) => w.end_sec || 0), 1e-6);
       const x = (t) => L + (R - L) * (t / end);
       const y = (v) => B - (B - T) * clamp01(v);
       const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: "100%", id: "timeline-svg" });
       root.appendChild(svg("title", {}, `${dim} in each window`));
       root.appendChild(svg("line", { x1: L, x2: R, y1: B, y2: B, class: "track" }));
+      // windows may overlap (e.g. 20 s every 10 s): draw each at its centre, joined by a
+      // line, with the interval as a band around it
+      const pts = [];
       for (const w of windows) {
         const s = (w.scores || []).find((q) => q.name === dim);
-        if (!s) continue;
+        if (s && typeof s.value === "number") pts.push({ w, s, t: (w.start_sec + w.end_sec) / 2 });
+      }
+      const banded = pts.filter((p) => typeof p.s.interval_low === "number" && typeof p.s.interval_high === "number");
+      if (banded.length > 1) {
+        const upper = banded.map((p) => `${x(p.t)},${y(p.s.interval_high)}`);
+        const lower = banded.slice().reverse().map((p) => `${x(p.t)},${y(p.s.interval_low)}`);
+        root.appendChild(svg("polygon", { points: [...upper, ...lower].join(" "), class: "window-band" }));
+      }
+      if (pts.length > 1) {
+        root.appendChild(svg("polyline", { points: pts.map((p) => `${x(p.t)},${y(p.s.value)}`).join(" "), class: "window-line" }));
+      }
+      for (const p of pts) {
         const g = svg("g", { class: "window-row" });
-        g.appendChild(svg("title", {}, `${fmt(w.start_sec, 1)}–${fmt(w.end_sec, 1)} s: ${fmt(s.value)}` + (w.note ? ` (${w.note})` : "")));
-        if (typeof s.interval_low === "number" && typeof s.interval_high === "number") {
-          g.appendChild(svg("rect", { x: x(w.start_sec), width: Math.max(1, x(w.end_sec) - x(w.start_sec)), y: y(s.interval_high), height: Math.max(1, y(s.interval_low) - y(s.interval_high)), class: "window-band" }));
-        }
-        g.appendChild(svg("rect", { x: x(w.start_sec), width: Math.max(1, x(w.end_sec) - x(w.start_sec)), y: y(s.value) - 2, height: 4, class: "window" }));
+        g.appendChild(svg("title", {}, `${fmt(p.w.start_sec, 1)}–${fmt(p.w.end_sec, 1)} s: ${fmt(p.s.value)}` + (p.w.note ? ` (${p.w.note})` : "")));
+        g.appendChild(svg("line", { x1: x(p.w.start_sec), x2: x(p.w.end_sec), y1: y(p.s.value), y2: y(p.s.value), class: "window-span" }));
+        g.appendChild(svg("circle", { cx: x(p.t), cy: y(p.s.value), r: 4, class: "window" }));
         root.appendChild(g);
       }
+      const d = (state.info && state.info.dimensions || []).find((q) => q.name === dim)
+        || (state.rating.scores || []).find((q) => q.name === dim) || {};
+      root.appendChild(svg("text", { x: L - 4, y: B, "text-anchor": "end", class: "descriptor" }, d.low || ""));
+      root.appendChild(svg("text", { x: L - 4, y: T + 8, "text-anchor": "end", class: "descriptor" }, d.high || ""));
       for (let t = 0; t <= end; t += Math.max(1, Math.ceil(end / 8))) {
         root.appendChild(svg("text", { x: x(t), y: B + 16, "text-anchor": "middle", class: "descriptor" }, `${t} s`));
       }
