@@ -32,8 +32,25 @@ def calibrated() -> SymbolicRater:
     return rater
 
 
-def test_uncalibrated_rating_has_a_spread_and_no_interval() -> None:
+def test_the_shipped_midi_rater_is_calibrated() -> None:
     r = evaluate(example_midi_path(), score=example_score_path())
+    for s in r.scores:
+        assert s.calibrated
+        assert s.interval_level == pytest.approx(0.8)
+        assert s.interval_low is not None
+        assert s.interval_high is not None
+        assert s.interval_low <= s.value <= s.interval_high
+        assert s.sigma is not None
+        assert s.sigma > 0
+
+
+def test_uncalibrated_rating_has_a_spread_and_no_interval() -> None:
+    rater = SymbolicRater.load(DEFAULT_DIR)
+    for part in (rater, rater.no_score):
+        assert part is not None
+        part.calibration = None
+        part.spread_model = None
+    r = evaluate(example_midi_path(), score=example_score_path(), rater=rater)
     for s in r.scores:
         assert s.sigma is not None
         assert s.sigma >= 0
