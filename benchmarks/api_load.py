@@ -10,7 +10,7 @@ of the server process) before the first request, after the warm-up, after half o
 requests and after all of them (stable: the second half must not grow it by more than
 ``--rss-growth-mb``). Writes ``benchmarks/results/api_load/<date>_<sha>.json``.
 
-    .venv/bin/python benchmarks/api_load.py [--clients 8] [--requests 200] [--workers 1]
+    .venv/bin/python benchmarks/api_load.py [--clients 8] [--requests 200] [--threads 1]
 """
 
 from __future__ import annotations
@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=8)
     ap.add_argument("--workers", type=int, default=1, help="pianoeval serve --workers")
+    ap.add_argument(
+        "--threads", type=int, default=1, help="OpenMP/BLAS threads of the server (default 1)"
+    )
     ap.add_argument("--rss-growth-mb", type=float, default=30.0)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
@@ -77,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
         data = midi.read_bytes()
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, "PIANOEVAL_SERVE_TMP_DIR": str(Path(tmp) / "uploads")}
+        env = {
+            **os.environ,
+            "PIANOEVAL_SERVE_TMP_DIR": str(Path(tmp) / "uploads"),
+            "PIANOEVAL_SERVE_THREADS": str(args.threads),
+        }
         code = "from pianoeval.cli import main; main()"
         server = subprocess.Popen(
             [sys.executable, "-c", code, "serve", "--port", str(port),
@@ -165,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             "requests": args.requests,
             "warmup_requests": args.warmup,
             "server": f"pianoeval serve --workers {args.workers} (uvicorn, one process)",
+            "server_threads": args.threads,
             "input": "one MIDI made by the script: 40 notes over 16 s",
             "input_sha256": digest,
             "endpoint": "POST /v1/evaluate (multipart)",

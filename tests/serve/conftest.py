@@ -21,7 +21,8 @@ from pianoeval.serve.service import Raters, load_raters
 
 @pytest.fixture(scope="session")
 def raters() -> Raters:
-    return load_raters(ServeSettings())
+    # threads=None: the test process is shared with other tests; leave its threads alone
+    return load_raters(ServeSettings(threads=None))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import threading
@@ -79,6 +80,8 @@ def _card(metadata: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_raters(settings: ServeSettings) -> Raters:
     """Load the raters named in ``settings`` (default: the shipped ones) and fix threads."""
+    if settings.threads is not None:
+        _fix_threads(settings.threads)
     from pianoeval.model.symbolic import SymbolicRater
     from pianoeval.rater.bundle import default_rater
 
@@ -98,6 +101,21 @@ def load_raters(settings: ServeSettings) -> Raters:
 
         torch.set_num_threads(settings.torch_threads)
     return Raters(midi=midi, audio=audio)
+
+
+def _fix_threads(n: int) -> None:
+    """Fix this process's OpenMP/BLAS threads to ``n`` (the service owns its process).
+
+    The variables reach libraries loaded later; threadpoolctl (installed with
+    scikit-learn), when present, limits those already loaded.
+    """
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(n)
+    try:
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    except ImportError:
+        return
+    threadpool_limits(limits=n)
 
 
 @dataclass(frozen=True)
