@@ -113,3 +113,33 @@ def test_analyze_cli_on_the_cluster(midi_set: list[Path], scheduler: str, tmp_pa
     local = CliRunner().invoke(app, ["analyze", str(folder), "--format", "json"])
     assert local.exit_code == 1
     assert json.loads(local.stdout) == report
+
+
+def test_embed_cli_on_the_cluster_equals_local(
+    scheduler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    from pianoeval.cli import app
+    from pianoeval.encoders import load_embeddings
+
+    sr = 22050
+    t = np.arange(2 * sr) / sr
+    rows = []
+    for i, f0 in enumerate((196.0, 262.0, 392.0)):
+        sf.write(tmp_path / f"t{i}.wav", 0.2 * np.sin(2 * np.pi * f0 * t), sr)
+        rows.append({"segment_id": f"s{i}", "dataset": "user", "audio_uri": f"t{i}.wav",
+                     "t0": 0.0, "t1": 2.0, "provenance": {"license": "MIT"}})  # fmt: skip
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    base = ["embed", str(manifest), "-e", "mel_stats", "--no-cache", "--no-progress"]
+    local = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "l.npz"), "-j", "1"])
+    assert local.exit_code == 0, local.output
+    dask = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "d.npz"), "--engine", "dask",
+                                    "--scheduler", scheduler])  # fmt: skip
+    assert dask.exit_code == 0, dask.output
+    ids_l, x_l, _ = load_embeddings(tmp_path / "l.npz")
+    ids_d, x_d, _ = load_embeddings(tmp_path / "d.npz")
+    assert ids_d == ids_l
+    np.testing.assert_array_equal(x_d, x_l)

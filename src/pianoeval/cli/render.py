@@ -1,13 +1,32 @@
-"""``pianoeval render``: render a manifest's MIDI files to audio with FluidSynth."""
+"""``pianoeval render``: render a manifest's MIDI files to audio with FluidSynth.
+
+With ``--engine dask`` the distinct MIDI files are rendered into the render cache on a Dask
+cluster (:class:`pianoeval.batch.RenderTask`, one record per file in ``--jsonl``), then the
+output manifest is written here from the cache, exactly as the local run writes it. The
+workers must share the cache folder with this machine (a local cluster does).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from pianoeval.cli._batch import (
+    BatchOptions,
+    Engine,
+    EngineOption,
+    JsonlOption,
+    JsonlSortedOption,
+    SchedulerOption,
+    ThreadsPerWorkerOption,
+    WorkersOption,
+)
 from pianoeval.cli._common import JobsOption
+
+if TYPE_CHECKING:
+    from pianoeval.render import Augment
 
 
 def render(
@@ -46,6 +65,12 @@ def render(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the room and the noise.", min=0)] = 0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    engine: Annotated[Engine, EngineOption] = Engine.local,
+    scheduler: Annotated[str | None, SchedulerOption] = None,
+    workers: Annotated[int, WorkersOption] = 2,
+    threads_per_worker: Annotated[int, ThreadsPerWorkerOption] = 1,
+    jsonl: Annotated[Path | None, JsonlOption] = None,
+    jsonl_sorted: Annotated[bool, JsonlSortedOption] = False,
 ) -> None:
     """Render every row's MIDI (cached, all cores) and write a manifest pointing at the audio.
 
@@ -63,6 +88,20 @@ def render(
         snr_db=snr_db,
         seed=seed,
     )
+    opts = BatchOptions(engine, scheduler, workers, threads_per_worker, jsonl, jsonl_sorted)
+    opts.progress = progress
+    opts.check()
+    if opts.uses_batch_layer:
+        _render_batch(
+            manifest,
+            opts,
+            cache_dir=cache_dir,
+            soundfont=soundfont,
+            sr=sr,
+            tail_sec=tail_sec,
+            augment=augment if augment.changes_signal else None,
+        )
+        jobs = 1  # what is left is reading the cache and writing the manifest
     report = render_manifest(
         manifest,
         out,
@@ -92,3 +131,36 @@ def render(
             typer.echo(f"failed: {segment_id}: {reason}", err=True)
         typer.secho(f"{len(report.failed)} row(s) not rendered", fg="red", err=True)
         raise typer.Exit(1)
+
+
+def _render_batch(
+    manifest: Path,
+    opts: BatchOptions,
+    *,
+    cache_dir: Path | None,
+    soundfont: str,
+    sr: int,
+    tail_sec: float,
+    augment: Augment | None,
+) -> None:
+    """Render the manifest's distinct MIDI files into the cache with the batch runner."""
+    import dataclasses
+
+    from pianoeval.batch import RenderTask
+    from pianoeval.cli._batch import run_cli_batch
+    from pianoeval.manifest import read_manifest, uri_to_path
+
+    files: list[str] = []
+    for seg in read_manifest(manifest, check_media=False):
+        if seg.midi_uri:
+            path = str(uri_to_path(seg.midi_uri, manifest.parent))
+            if path not in files:
+                files.append(path)
+    task = RenderTask(
+        cache_dir=None if cache_dir is None else str(cache_dir),
+        soundfont=soundfont,
+        sr=sr,
+        tail_sec=tail_sec,
+        augment=None if augment is None else dataclasses.asdict(augment),
+    )
+    run_cli_batch(files, task, opts)  # failures are listed by the manifest step below
