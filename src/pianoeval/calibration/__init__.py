@@ -32,6 +32,15 @@ from pianoeval.calibration.metrics import (
     interval_width,
     sigma_error_spearman,
 )
+from pianoeval.calibration.ood import (
+    OOD_FILE,
+    OOD_MAX_WIDEN,
+    OOD_MIN_WIDEN,
+    OOD_THRESHOLD,
+    OODModel,
+    load_ood,
+    ood_widen_factor,
+)
 from pianoeval.calibration.point import apply_point, fit_affine, fit_isotonic
 
 __all__ = [
@@ -39,10 +48,15 @@ __all__ = [
     "COVERAGE_ERROR_LEVELS",
     "METHODS",
     "MIN_ROWS",
+    "OOD_FILE",
+    "OOD_MAX_WIDEN",
+    "OOD_MIN_WIDEN",
+    "OOD_THRESHOLD",
     "REPORT_LEVELS",
     "SCHEMA_VERSION",
     "Calibration",
     "DimCalibration",
+    "OODModel",
     "apply_point",
     "calibration_report",
     "coverage_curve",
@@ -54,5 +68,7 @@ __all__ = [
     "interval_coverage",
     "interval_width",
     "load_calibration",
+    "load_ood",
+    "ood_widen_factor",
     "sigma_error_spearman",
 ]

@@ -41,6 +41,12 @@ on out-of-fold predictions by ``pianoeval calibrate``; the fallback has its own 
 ``no_score/``), checksummed in ``rater.json`` like the model files;
 :meth:`SymbolicRater.predict_calibrated` then gives calibrated scores and conformal
 intervals. A bundle without one still loads and rates (no intervals).
+
+**Out of distribution.** A bundle may also hold an ``ood.json``
+(:class:`pianoeval.calibration.OODModel`, fitted on the rater's training inputs; the
+fallback's in ``no_score/``), checksummed the same way: :meth:`SymbolicRater.ood_scores`
+says how unlike the training inputs each row is, and :meth:`predict_calibrated` widens
+the spread and interval of rows it flags (docs/calibration.md, "Out of distribution").
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ if TYPE_CHECKING:
     import lightgbm
     import pandas as pd
 
-    from pianoeval.calibration import Calibration
+    from pianoeval.calibration import Calibration, OODModel
     from pianoeval.model.spread import SpreadModel
     from pianoeval.symbolic.midi import PerformanceMidi
 
@@ -106,6 +112,8 @@ MEMBERS = ("gbdt", "extra_trees", "ridge")
 NO_SCORE_DIR = "no_score"
 #: The calibration's file inside a bundle (:data:`pianoeval.calibration.CALIBRATION_FILE`).
 CALIBRATION_FILE = "calibration.json"
+#: The OOD model's file inside a bundle (:data:`pianoeval.calibration.OOD_FILE`).
+OOD_FILE = "ood.json"
 #: Nominal coverage of the intervals a rating reports.
 DEFAULT_INTERVAL_LEVEL = 0.8
 FloatArray = npt.NDArray[np.float64]
@@ -133,6 +141,11 @@ class CalibratedPrediction:
     calibrated : np.ndarray of bool, shape=(n_items,) or ()
         Whether the row was calibrated.
     level : float
+    ood_score : np.ndarray, shape=(n_items,) or (), or None
+        The out-of-distribution score of each row (:class:`pianoeval.calibration.OODModel`;
+        flagged above 1, when ``sigma``, ``low`` and ``high`` were widened by
+        :func:`~pianoeval.calibration.ood_widen_factor`); NaN where the row's rater has no
+        OOD model, None when no row's has.
     """
 
     raw: FloatArray
@@ -142,6 +155,16 @@ class CalibratedPrediction:
     high: FloatArray
     calibrated: npt.NDArray[np.bool_]
     level: float
+    ood_score: FloatArray | None = None
+
+    @property
+    def ood_flagged(self) -> npt.NDArray[np.bool_] | None:
+        """Whether each row's OOD score exceeds the threshold (None without scores)."""
+        if self.ood_score is None:
+            return None
+        from pianoeval.calibration.ood import OOD_THRESHOLD
+
+        return np.asarray(np.nan_to_num(self.ood_score, nan=0.0) > OOD_THRESHOLD)
 
 
 def percepiano19_dims() -> list[str]:
@@ -236,6 +259,8 @@ class SymbolicRater:
         self.calibration: Calibration | None = None
         #: Predicts each score's absolute error (``spread/``), when set: the spread then.
         self.spread_model: SpreadModel | None = None
+        #: Scores how unlike the training inputs a row is (``ood.json``), when set.
+        self.ood: OODModel | None = None
 
     @property
     def members(self) -> list[str]:
@@ -431,12 +456,28 @@ class SymbolicRater:
         *,
         score: PerformanceMidi | PathLike | None = None,
         level: float = DEFAULT_INTERVAL_LEVEL,
+        ood_input: Mapping[str, float] | pd.DataFrame | None = None,
     ) -> CalibratedPrediction:
         """Rate, calibrate and give each score a conformal interval of coverage ``level``.
 
         Rows with a score use this rater's calibration, rows without one the fallback's
         (``no_score.calibration``). A row whose rater has no calibration keeps its raw
         score and raw spread, with NaN bounds and ``calibrated`` False.
+
+        Where the row's rater has an OOD model (``ood``), the row gets its
+        ``ood_score`` (:meth:`ood_scores`); a flagged row's spread and interval
+        half-widths are multiplied by :func:`~pianoeval.calibration.ood_widen_factor`.
+
+        Parameters
+        ----------
+        x, score
+            As in :meth:`predict`.
+        level : float
+            Nominal coverage of the intervals.
+        ood_input : mapping or DataFrame, optional
+            The rows as the OOD model reads them, when its columns are not all in ``x``
+            (the audio rater's OOD model also reads transkun's pooled context). Rows
+            whose OOD columns are missing get NaN scores and are not widened.
 
         Returns
         -------
@@ -467,6 +508,13 @@ class SymbolicRater:
                 spread[rows] = cal.spread(s if cal.uses_sigma else None, int(rows.sum()))
                 low[rows], high[rows] = cal.interval(r, s if cal.uses_sigma else None, level=lv)
                 done[rows] = True
+        ood = self._ood_routed(frame, bare, ood_input)
+        if ood is not None:
+            from pianoeval.calibration.ood import ood_widen_factor
+
+            f = ood_widen_factor(ood)[:, None]
+            spread = spread * f
+            low, high = value - f * (value - low), value + f * (high - value)
         if self.clip:
             value = np.clip(value, *LABEL_RANGE)
             low[done], high[done] = (
@@ -474,14 +522,64 @@ class SymbolicRater:
                 np.clip(high[done], *LABEL_RANGE),
             )
         pred = CalibratedPrediction(
-            raw=raw, value=value, sigma=spread, low=low, high=high, calibrated=done, level=lv
-        )
+            raw=raw, value=value, sigma=spread, low=low, high=high, calibrated=done, level=lv,
+            ood_score=ood,
+        )  # fmt: skip
         if not single:
             return pred
         return CalibratedPrediction(
             raw=raw[0], value=value[0], sigma=spread[0], low=low[0], high=high[0],
-            calibrated=done[0], level=lv,
+            calibrated=done[0], level=lv, ood_score=None if ood is None else ood[0],
         )  # fmt: skip
+
+    def ood_scores(
+        self,
+        x: PerformanceMidi | PathLike | Mapping[str, float] | pd.DataFrame,
+        *,
+        score: PerformanceMidi | PathLike | None = None,
+        ood_input: Mapping[str, float] | pd.DataFrame | None = None,
+    ) -> FloatArray | None:
+        """Return each row's out-of-distribution score, or None when no part has an OOD model.
+
+        Rows with a score are scored by this rater's ``ood``, rows without one by the
+        fallback's; the score is the distance to the training inputs over its
+        out-of-fold threshold (:class:`~pianoeval.calibration.OODModel`), flagged above 1.
+        NaN where the row's rater has no OOD model or its columns are missing.
+
+        Returns
+        -------
+        np.ndarray, shape=(n_items,) or (), or None
+        """
+        frame, single, bare = self._route(x, score=score)
+        out = self._ood_routed(frame, bare, ood_input)
+        if out is None or not single:
+            return out
+        return np.asarray(out[0], dtype=np.float64)
+
+    def _ood_routed(
+        self,
+        frame: pd.DataFrame,
+        bare: npt.NDArray[np.bool_],
+        ood_input: Mapping[str, float] | pd.DataFrame | None,
+    ) -> FloatArray | None:
+        """OOD scores of the routed rows (NaN where not scored); None without OOD models."""
+        import pandas as pd
+
+        parts = ((~bare, self), (bare, self.no_score))
+        if all(part is None or part.ood is None for _, part in parts):
+            return None
+        src = frame
+        if ood_input is not None:
+            src = pd.DataFrame([dict(ood_input)]) if isinstance(ood_input, Mapping) else ood_input
+            if len(src) != len(frame):
+                raise ParameterError(f"ood_input has {len(src)} rows for {len(frame)} inputs")
+        out = np.full(len(frame), np.nan)
+        for rows, part in parts:
+            if part is None or part.ood is None or not rows.any():
+                continue
+            if all(c in src.columns for c in part.ood.columns):
+                out[rows] = part.ood.score(src.loc[src.index[rows]])
+        return out
 
     def _route(
         self,
@@ -645,6 +743,7 @@ class SymbolicRater:
         if self.linear is not None:
             put("linear.json.xz", self.linear.to_json())
         files.update(self._save_calibration(out))
+        files.update(self._save_ood(out))
         record = {
             "schema_version": SCHEMA_VERSION,
             "model_id": self.metadata.get("model_id", MODEL_ID),
@@ -692,6 +791,54 @@ class SymbolicRater:
         self.calibration.save(target)
         files[CALIBRATION_FILE] = hashlib.sha256(target.read_bytes()).hexdigest()
         return files
+
+    def _save_ood(self, out: Path) -> dict[str, str]:
+        """Write (or remove a stale) ``ood.json``; return its checksum."""
+        target = out / OOD_FILE
+        if self.ood is None:
+            target.unlink(missing_ok=True)
+            return {}
+        self._check_ood(self.ood, target)
+        self.ood.save(target)
+        return {OOD_FILE: hashlib.sha256(target.read_bytes()).hexdigest()}
+
+    def _check_ood(self, ood: OODModel, where: Path) -> None:
+        missing = [c for c in self.feature_columns if c not in ood.columns]
+        if missing:
+            raise SchemaError(
+                f"{where}: the OOD model lacks {len(missing)} of the rater's feature columns "
+                f"(e.g. {missing[:3]})"
+            )
+
+    def write_ood(self, path: PathLike) -> Path:
+        """Store this rater's OOD models in its saved bundle ``path``, models untouched.
+
+        Writes ``ood.json`` (and the fallback's in ``no_score/``) and its checksum in
+        ``rater.json``; a part whose ``ood`` is None has its file removed.
+
+        Returns
+        -------
+        Path
+            The bundle folder.
+
+        Raises
+        ------
+        SchemaError
+            If ``path`` holds no saved rater or the OOD model lacks the rater's columns.
+        """
+        base = Path(path)
+        meta = base / "rater.json"
+        try:
+            record = json.loads(meta.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SchemaError(f"{base}: no rater.json (not a saved rater)") from None
+        files = {k: v for k, v in record.get("files", {}).items() if k != OOD_FILE}
+        files.update(self._save_ood(base))
+        record["files"] = files
+        meta.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        if self.no_score is not None and (base / NO_SCORE_DIR / "rater.json").is_file():
+            self.no_score.write_ood(base / NO_SCORE_DIR)
+        return base
 
     def _check_calibration(self, cal: Calibration, where: Path) -> None:
         if list(cal.dims) != self.dims:
@@ -811,6 +958,7 @@ class SymbolicRater:
         }  # fmt: skip
         rater.metadata = {k: v for k, v in record.items() if k not in known}
         rater.calibration = _load_bundle_calibration(rater, base, files)
+        rater.ood = _load_bundle_ood(rater, base, files)
         if "spread/spread.json" in files:
             from pianoeval.model.spread import SpreadModel
 
@@ -846,3 +994,26 @@ def _load_bundle_calibration(
     cal = load_calibration(target)
     rater._check_calibration(cal, target)
     return cal
+
+
+def _load_bundle_ood(rater: SymbolicRater, base: Path, files: Mapping[str, str]) -> OODModel | None:
+    """Load a bundle's ``ood.json`` (checksummed in rater.json), or None."""
+    from pianoeval.calibration.ood import load_ood
+
+    target = base / OOD_FILE
+    if OOD_FILE not in files:
+        if target.exists():
+            raise SchemaError(
+                f"{target}: not listed in {base / 'rater.json'}; store OOD models with "
+                "SymbolicRater.write_ood"
+            )
+        return None
+    try:
+        data = target.read_bytes()
+    except FileNotFoundError:
+        raise SchemaError(f"{target}: listed in rater.json but missing") from None
+    if hashlib.sha256(data).hexdigest() != files[OOD_FILE]:
+        raise SchemaError(f"{target}: checksum does not match rater.json")
+    ood = load_ood(target)
+    rater._check_ood(ood, target)
+    return ood

@@ -18,10 +18,19 @@ from pianoeval._typing import PathLike
 from pianoeval.data.audio_table import embedding_columns
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from pianoeval.model.audio import AudioRater
+    from pianoeval.model.symbolic import CalibratedPrediction
     from pianoeval.symbolic.transcribe import Transcription
 
-__all__ = ["AUDIO_DIR", "audio_inputs", "default_audio_rater"]
+__all__ = [
+    "AUDIO_DIR",
+    "audio_inputs",
+    "audio_predict_calibrated",
+    "default_audio_rater",
+    "ood_encoders",
+]
 
 #: The shipped audio rater's bundle.
 AUDIO_DIR = Path(__file__).resolve().parent / "weights" / "audio_v1"
@@ -67,3 +76,51 @@ def audio_inputs(
         mel = MelStatsEncoder().embed_file(path)
         out.update(zip(embedding_columns("mel_stats", len(mel)), map(float, mel), strict=True))
     return transcription, out
+
+
+def ood_encoders(audio: AudioRater) -> tuple[str, ...]:
+    """Return the encoders whose pooled vectors ``audio``'s OOD models read.
+
+    The shipped audio rater's OOD model reads transkun's pooled context besides the
+    transcription's features (docs/calibration.md, "Out of distribution"); :func:`evaluate`
+    asks for these vectors with the ones the rater itself needs.
+    """
+    inner = audio.rater
+    found: list[str] = []
+    for part in (inner, None if inner is None else inner.no_score):
+        if part is None or part.ood is None:
+            continue
+        for col in part.ood.columns:
+            if col.startswith("emb."):
+                enc = col.split(".")[1]
+                if enc not in found:
+                    found.append(enc)
+    return tuple(found)
+
+
+def audio_predict_calibrated(
+    audio: AudioRater, inputs: Mapping[str, float], *, level: float | None = None
+) -> CalibratedPrediction:
+    """Rate one recording's inputs like :meth:`AudioRater.predict_calibrated`, with OOD scores.
+
+    The inner rater's OOD models read the inputs before projection (``ood_input``), so they
+    may use pooled vectors the rater itself does not (transkun's context).
+    """
+    import pandas as pd
+
+    from pianoeval.errors import ParameterError
+    from pianoeval.model.symbolic import DEFAULT_INTERVAL_LEVEL, CalibratedPrediction
+
+    if audio.rater is None:
+        raise ParameterError("the audio rater is not fitted: call fit() or load()")
+    frame = pd.DataFrame([dict(inputs)])
+    pred = audio.rater.predict_calibrated(
+        audio.transform(frame),
+        level=DEFAULT_INTERVAL_LEVEL if level is None else level,
+        ood_input=frame,
+    )
+    return CalibratedPrediction(
+        raw=pred.raw[0], value=pred.value[0], sigma=pred.sigma[0], low=pred.low[0],
+        high=pred.high[0], calibrated=pred.calibrated[0], level=pred.level,
+        ood_score=None if pred.ood_score is None else pred.ood_score[0],
+    )  # fmt: skip

@@ -15,7 +15,11 @@
    should know (a passage shorter or longer than the raters learned from, an unused score);
 5. gives every score its spread and, when the rater's bundle holds a calibration
    (``calibration.json``, written by ``pianoeval calibrate``), the calibrated score and
-   an 80 % conformal interval (:meth:`~pianoeval.model.symbolic.SymbolicRater.predict_calibrated`).
+   an 80 % conformal interval (:meth:`~pianoeval.model.symbolic.SymbolicRater.predict_calibrated`);
+6. when the rater's bundle holds an OOD model (``ood.json``), scores how unlike the
+   rater's training inputs the input is (``Rating.ood_score``, flagged above 1): a flagged
+   input gets intervals and spread widened and a warning (:data:`OOD_WARNING`). Inputs
+   with too little music never get that far (step 2).
 
 :func:`evaluate_many` does the same for a batch: it rates what can be rated and reports
 each input that cannot, so one bad file never loses the others' results.
@@ -64,6 +68,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AUDIO_CAUTION",
     "AUDIO_RATER_CAUTION",
+    "OOD_WARNING",
     "SUMMARY",
     "check_ratable",
     "evaluate",
@@ -85,6 +90,13 @@ AUDIO_RATER_CAUTION = (
     "scores of recordings come from the audio rater, trained on rendered pianos: check "
     "docs/benchmarks.md#audio-rater for how well it agrees with listeners on a piano it "
     "never heard, and treat a single score as approximate."
+)
+
+#: Said when the input is out of distribution (``{score}``, ``{threshold}``, ``{factor}``).
+OOD_WARNING = (
+    "this input is unlike anything the rater learned from (OOD score {score:.2f}, threshold "
+    "{threshold:.2f}): scores are unreliable and intervals widened (x{factor:.2f}); see "
+    "docs/calibration.md#out-of-distribution"
 )
 
 #: The features the summary shows: (column, label, format, needs a score). A column that
@@ -342,7 +354,7 @@ def evaluate(
     check_cache_dir()  # a bad PIANOEVAL_CACHE is found before a transcription, not after
     rater = rater if rater is not None else default_rater()
     audio = _audio_rater(source, audio_rater, backend=backend, enabled=use_audio_rater)
-    needs = tuple(audio.encoders) if audio is not None else None
+    needs = _audio_needs(audio)
     perf, info, notes, emb = _load_input(source, backend=backend, vectors=needs)
     notes += _duration_warnings(info.music_sec)
     feats: dict[str, float] | None = None
@@ -357,13 +369,19 @@ def evaluate(
     model_id = str(rater.metadata.get("model_id", "unknown"))
     caution = AUDIO_CAUTION if info.kind == "audio" else None
     if audio is not None and emb is not None:
-        pred = audio.predict_calibrated({**_audio_features(audio, perf, feats, score, use), **emb})
+        from pianoeval.rater.audio import audio_predict_calibrated
+
+        inputs = {**_audio_features(audio, perf, feats, score, use), **emb}
+        pred = audio_predict_calibrated(audio, inputs)
         dim_names = audio.dims
         model_id = audio.model_id
         caution = str(audio.metadata.get("caution", AUDIO_RATER_CAUTION))
     else:
         pred = rater.predict_calibrated(feats)
         dim_names = rater.dims
+    ood_score, ood_flagged = _ood(pred)
+    if ood_flagged:
+        notes.append(_ood_warning(ood_score))
     dims = {d.name: d for d in tax}
     scores = [
         _dimension_score(name, j, pred, dims[name].low, dims[name].high)
@@ -381,6 +399,8 @@ def evaluate(
         features={k: round(float(v), 6) for k, v in feats.items()},
         warnings=notes,
         caution=caution,
+        ood_score=ood_score,
+        ood_flagged=ood_flagged,
     )
 
 
@@ -400,6 +420,36 @@ def _dimension_score(
         interval_level=pred.level if calibrated else None,
         calibrated=calibrated,
     )
+
+
+def _ood(pred: CalibratedPrediction) -> tuple[float | None, bool | None]:
+    """Return the rating's OOD score (rounded) and flag; None without an OOD model."""
+    import math
+
+    from pianoeval.calibration.ood import OOD_THRESHOLD
+
+    if pred.ood_score is None or not math.isfinite(float(pred.ood_score)):
+        return None, None
+    value = float(pred.ood_score)
+    return round(value, 4), value > OOD_THRESHOLD
+
+
+def _ood_warning(score: float | None) -> str:
+    from pianoeval.calibration.ood import OOD_THRESHOLD, ood_widen_factor
+
+    assert score is not None
+    factor = float(ood_widen_factor(score))
+    return OOD_WARNING.format(score=score, threshold=OOD_THRESHOLD, factor=factor)
+
+
+def _audio_needs(audio: AudioRater | None) -> tuple[str, ...] | None:
+    """Return the pooled vectors to compute for ``audio``: its own and its OOD models'."""
+    if audio is None:
+        return None
+    from pianoeval.rater.audio import ood_encoders
+
+    own = tuple(audio.encoders)
+    return own + tuple(e for e in ood_encoders(audio) if e not in own)
 
 
 def _audio_features(

@@ -26,8 +26,9 @@ __all__ = [
 
 #: Version of the :class:`Rating` record (and of :class:`AnalysisReport`). Version 2 added
 #: each score's ``sigma`` and interval (``interval_low``, ``interval_high``,
-#: ``interval_level``) and ``calibrated``; version 1 records lack them (read as None/False).
-RESULT_SCHEMA_VERSION = 2
+#: ``interval_level``) and ``calibrated``; version 3 the out-of-distribution score and
+#: flag (``ood_score``, ``ood_flagged``). Older records lack them (read as None/False).
+RESULT_SCHEMA_VERSION = 3
 
 
 class _Record(BaseModel):
@@ -155,6 +156,13 @@ class Rating(_Record):
         Things the user should know about this rating (short input, unused score, ...).
     caution : str or None
         A standing caution about the kind of input (transcribed audio today).
+    ood_score : float or None
+        How unlike the rater's training inputs this input is: its distance to them over
+        the threshold (docs/calibration.md, "Out of distribution"); None when the rater
+        has no OOD model.
+    ood_flagged : bool or None
+        ``ood_score > 1``: the scores are unreliable, the intervals were widened and
+        ``warnings`` says so.
     """
 
     schema_version: int = RESULT_SCHEMA_VERSION
@@ -170,6 +178,8 @@ class Rating(_Record):
     features: dict[str, float] = Field(default_factory=dict)
     warnings: list[str] = Field(default_factory=list)
     caution: str | None = None
+    ood_score: float | None = None
+    ood_flagged: bool | None = None
 
     def score_dict(self) -> dict[str, float]:
         """Return ``{dimension: value}``."""
