@@ -21,9 +21,11 @@ from pianoeval.cli import (
     analyze,
     audio,
     calibrate,
+    compare,
     data,
     dims,
     embed,
+    evaluate,
     example,
     licences,
     manifest,
@@ -75,6 +77,8 @@ app.command("example")(example.example)
 app.command("licences")(licences.licences)
 app.command("render")(render.render)
 app.command("analyze")(analyze.analyze)
+app.command("evaluate")(evaluate.evaluate)
+app.command("compare")(compare.compare)
 app.add_typer(rater.app, name="rater")
 app.command("calibrate")(calibrate.calibrate)
 app.command("embed")(embed.embed)

@@ -5,9 +5,10 @@ measurement (:func:`pianoeval.symbolic.align.bars.bar_measures`) or a window's r
 beyond the 10th/90th percentile of the same quantity over the labelled performances of the
 same passage, where there are some, else over all of them. :func:`build_reference` computes
 those percentiles from PercePiano (MIT): every labelled performance aligned to its
-excerpt's score (the MusicXML, for its dynamics; the score rendition when there is none),
-bar by bar. Passages are recognised by :meth:`NotatedScore.fingerprint`, so a user who
-brings the same score gets that passage's own reference. The result is a small JSON of
+excerpt's score rendition (the score every rater figure used), bar by bar; the dynamics
+against the markings of the excerpt's MusicXML (the renditions have none), globally.
+Passages are recognised by :meth:`NotatedScore.fingerprint` of the rendition, so a user
+who brings the same score gets that passage's own reference. The result is a small JSON of
 numbers (no notes), shipped in the package (:data:`REFERENCE_FILE`).
 """
 
@@ -91,13 +92,13 @@ def build_reference(data_root: PathLike | None = None, *, progress: bool = True)
     excerpt_of: dict[str, str] = {}
     n_perf, failures = 0, list[str]()
     ids = sorted(i for i in means if i in midis)
+    xml_scores: dict[str, Any] = {}
     for sid in tqdm(ids, desc="reference", disable=not progress):
         excerpt = parse_name(sid).excerpt
         if excerpt not in scores:
-            scores[excerpt] = _first_score(
-                xml.get(excerpt), rendition.get(excerpt), failures=failures
-            )
-        score = scores[excerpt]
+            scores[excerpt] = _first_score(rendition.get(excerpt), failures=failures)
+            xml_scores[excerpt] = _first_score(xml.get(excerpt), failures=failures)
+        score, notated = scores[excerpt], xml_scores[excerpt]
         if score is None:
             continue
         try:
@@ -115,6 +116,14 @@ def build_reference(data_root: PathLike | None = None, *, progress: bool = True)
                 v = float(getattr(b, m))
                 everything[m].append(v)
                 per_bar[fp][b.bar][m].append(v)
+        if notated is not None and notated.dynamics:
+            # dynamics against the MusicXML's markings (the renditions carry none)
+            try:
+                marked = bar_measures(align(perf, notated, backend="chord_dtw"), perf, notated)
+            except PianoEvalError as e:
+                failures.append(f"{sid} (MusicXML): {e}")
+                continue
+            everything["dynamics_residual"] += [b.dynamics_residual for b in marked]
     passages: dict[str, Any] = {}
     for fp, by_bar in per_bar.items():
         n = len(labels_of[fp])
@@ -138,8 +147,8 @@ def build_reference(data_root: PathLike | None = None, *, progress: bool = True)
         "schema_version": _SCHEMA_VERSION,
         "kind": _KIND,
         "levels": list(LEVELS),
-        "source": "PercePiano labelled performances aligned to their excerpt scores "
-        "(MusicXML where there is one), chord_dtw alignment",
+        "source": "PercePiano labelled performances aligned to their excerpt's score "
+        "rendition (dynamics: to its MusicXML), chord_dtw alignment",
         "licence": "MIT",
         "n_performances": n_perf,
         "n_bars": len(everything.get(BAR_MEASURES[0], [])),

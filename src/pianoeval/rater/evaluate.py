@@ -347,16 +347,36 @@ def evaluate(
     (19, 'midi', True)
     """
     from pianoeval._cache import check_cache_dir
-    from pianoeval.dims import get_taxonomy
     from pianoeval.rater.bundle import default_rater
-    from pianoeval.symbolic.rater_inputs import rater_features
 
     check_cache_dir()  # a bad PIANOEVAL_CACHE is found before a transcription, not after
     rater = rater if rater is not None else default_rater()
     audio = _audio_rater(source, audio_rater, backend=backend, enabled=use_audio_rater)
     needs = _audio_needs(audio)
     perf, info, notes, emb = _load_input(source, backend=backend, vectors=needs)
-    notes += _duration_warnings(info.music_sec)
+    return rate_loaded(perf, info, notes, emb, score=score, rater=rater, audio=audio)
+
+
+def rate_loaded(
+    perf: PerformanceMidi,
+    info: InputInfo,
+    notes: list[str],
+    emb: dict[str, float] | None,
+    *,
+    score: PerformanceMidi | PathLike | None,
+    rater: SymbolicRater,
+    audio: AudioRater | None,
+) -> Rating:
+    """Rate a performance already read (and transcribed) by :func:`evaluate`'s first stage.
+
+    The single-segment rating; :func:`pianoeval.rater.performance.evaluate_performance`
+    calls it for passages of the length the raters learned from.
+    """
+    from pianoeval.dims import get_taxonomy
+    from pianoeval.rater.audio import audio_predict_calibrated
+    from pianoeval.symbolic.rater_inputs import rater_features
+
+    notes = [*notes, *_duration_warnings(info.music_sec)]
     feats: dict[str, float] | None = None
     use: ScoreUse | None = None
     if score is not None:
@@ -369,8 +389,6 @@ def evaluate(
     model_id = str(rater.metadata.get("model_id", "unknown"))
     caution = AUDIO_CAUTION if info.kind == "audio" else None
     if audio is not None and emb is not None:
-        from pianoeval.rater.audio import audio_predict_calibrated
-
         inputs = {**_audio_features(audio, perf, feats, score, use), **emb}
         pred = audio_predict_calibrated(audio, inputs)
         dim_names = audio.dims

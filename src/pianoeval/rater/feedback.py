@@ -268,9 +268,10 @@ def _bar_sentence(run: list[Flag], bars: Mapping[int, BarMeasure]) -> tuple[str,
     in_run = [bars[b] for b in range(first, last + 1) if b in bars]
     m, d = run[0].measure, run[0].direction
     if m in _NOTE_MEASURES:
-        miss = sum(b.n_missing for b in in_run)
+        # a wrong pitch is one missed and one extra note: count it once, as wrong
         wrong = sum(b.n_wrong_pitch for b in in_run)
-        extra = sum(b.n_extra for b in in_run)
+        miss = sum(max(b.n_missing - b.n_wrong_pitch, 0) for b in in_run)
+        extra = sum(max(b.n_extra - b.n_wrong_pitch, 0) for b in in_run)
         parts = [f"{n} {w}" for n, w in ((wrong, "wrong"), (miss, "missed"), (extra, "extra")) if n]
         what = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
         return "notes", f"{where}: {what} notes; practise them slowly until they are secure"

@@ -164,8 +164,8 @@ def bar_measures(
     wrong_score = {s for s, _ in wrong}
     extra_on = pn["onset_sec"][alignment.extra]
     changes = _harmony_changes(sn)
-    ch_perf = alignment.score_to_perf(sn["onset_sec"][changes[:, 1]]) if changes.size else None
-    ch_prev = alignment.score_to_perf(sn["onset_sec"][changes[:, 0]]) if changes.size else None
+    ch_perf = _played_at(alignment, changes[:, 1]) if changes.size else None
+    ch_prev = _played_at(alignment, changes[:, 0]) if changes.size else None
     lead_bar, lead_val = _melody_leads(alignment)
 
     out: list[BarMeasure] = []
@@ -235,6 +235,16 @@ def _seconds_per_second(alignment: Alignment) -> float:
     if xs.size >= 2 and xs[-1] > xs[0]:
         return float((ys[-1] - ys[0]) / (xs[-1] - xs[0]))
     return 1.0
+
+
+def _played_at(alignment: Alignment, score_idx: npt.NDArray[np.intp]) -> Float64Array:
+    """Return the performed onsets of score notes (their own if played, else the time map's)."""
+    t = alignment.score_to_perf(alignment.score_notes["onset_sec"][score_idx])
+    played = dict(zip(alignment.score_index.tolist(), alignment.perf_index.tolist(), strict=True))
+    for k, i in enumerate(score_idx.tolist()):
+        if i in played:
+            t[k] = alignment.perf_notes["onset_sec"][played[i]]
+    return t
 
 
 def _harmony_changes(sn: npt.NDArray[np.void]) -> npt.NDArray[np.intp]:
