@@ -37,3 +37,45 @@ def write_piano_wav(path: Path, *, n_notes: int = 12, step_sec: float = 0.35) ->
     y, sr = render_midi(midi, tail_sec=0.5)
     sf.write(path, y, sr, subtype="PCM_16")
     return path
+
+
+def write_repeated(src: Path, dest: Path, *, times: int = 3, gap_sec: float = 0.5) -> Path:
+    """``src`` played ``times`` times end to end (notes and pedal), ``gap_sec`` apart.
+
+    With the bundled example performance (about 31 s) three times make about 95 s: long
+    enough to be rated over windows; its score repeated alike gives the bars.
+    """
+    pm = pretty_midi.PrettyMIDI(str(src))
+    step = pm.get_end_time() + gap_sec
+    out = pretty_midi.PrettyMIDI()
+    for inst in pm.instruments:
+        new = pretty_midi.Instrument(program=inst.program, is_drum=inst.is_drum)
+        for k in range(times):
+            t = k * step
+            new.notes += [pretty_midi.Note(n.velocity, n.pitch, n.start + t, n.end + t)
+                          for n in inst.notes]  # fmt: skip
+            new.control_changes += [pretty_midi.ControlChange(c.number, c.value, c.time + t)
+                                    for c in inst.control_changes]  # fmt: skip
+        out.instruments.append(new)
+    out.write(str(dest))
+    return dest
+
+
+def write_long_example(folder: Path) -> tuple[Path, Path]:
+    """The bundled example performance and its score, each three times (about 95 s)."""
+    from pianoeval.examples import example_midi_path, example_score_path
+
+    return (
+        write_repeated(example_midi_path(), folder / "long_take.mid"),
+        write_repeated(example_score_path(), folder / "long_score.mid"),
+    )
+
+
+def write_example_musicxml(path: Path) -> Path:
+    """The bundled example score (MIDI) saved as MusicXML with partitura."""
+    import partitura as pt
+
+    from pianoeval.examples import example_score_path
+
+    pt.save_musicxml(pt.load_score_midi(str(example_score_path())), str(path))
+    return path

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the serve extra is not installed")
 
-from _serve_util import free_port, write_midi
+from _serve_util import free_port, write_long_example, write_midi
 from fastapi.testclient import TestClient
 
 from pianoeval.serve import ServeSettings, create_app
@@ -28,6 +28,12 @@ def raters() -> Raters:
 @pytest.fixture
 def midi_file(tmp_path: Path) -> Path:
     return write_midi(tmp_path / "take.mid")
+
+
+@pytest.fixture(scope="session")
+def long_example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The example performance and its score, each played three times (about 95 s)."""
+    return write_long_example(tmp_path_factory.mktemp("long"))
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from _serve_util import write_midi, write_piano_wav
+from _serve_util import write_example_musicxml, write_midi, write_piano_wav
 from fastapi.testclient import TestClient
 
 from pianoeval.serve import ServeSettings
@@ -49,7 +49,7 @@ def test_rater_info_has_dimensions_cards_and_limits(client: TestClient) -> None:
     assert "licences" in body["model_cards"]["midi"]
     assert body["limits"]["max_upload_bytes"] == 50_000_000
     assert body["limits"]["max_duration_sec"] == 900
-    assert body["features"] == {"jobs": True, "html_report": False}
+    assert body["features"] == {"jobs": True, "html_report": True}
 
 
 def test_evaluate_a_midi_returns_the_rating_json(
@@ -76,12 +76,16 @@ def test_evaluate_with_a_score(client: TestClient, midi_file: Path, tmp_path: Pa
 
 
 def test_the_same_json_as_the_library(client: TestClient, midi_file: Path) -> None:
-    from pianoeval.rater.evaluate import evaluate
+    from pianoeval.rater.performance import evaluate_performance
 
     served = post(client, midi_file).json()
-    local = evaluate(midi_file).model_dump(mode="json")
+    local = evaluate_performance(midi_file).model_dump(mode="json")
     assert served["scores"] == local["scores"]
     assert served.keys() == local.keys()
+    assert served["schema_version"] == local["schema_version"] == 3
+    for key in ("windows", "bars", "standouts", "advice", "notes"):
+        assert served[key] == local[key], key
+    assert served["timings"].keys() == local["timings"].keys()
 
 
 @pytest.mark.parametrize("name", ["take.txt", "take", "take.pdf", "../../etc/passwd"])
@@ -93,10 +97,121 @@ def test_wrong_type_is_415(client: TestClient, name: str, upload_dir: Path) -> N
     no_leak(r.json(), upload_dir)
 
 
-def test_a_score_that_is_not_midi_is_415(client: TestClient, midi_file: Path) -> None:
-    r = post(client, midi_file, score=("score.wav", b"RIFF"))
+@pytest.mark.parametrize("url", ["/v1/evaluate", "/v1/report", "/v1/jobs"])
+def test_a_score_that_is_neither_midi_nor_musicxml_is_415(
+    client: TestClient, midi_file: Path, url: str
+) -> None:
+    r = post(client, midi_file, score=("score.wav", b"RIFF"), url=url)
     assert r.status_code == 415
     assert "score.wav" in r.json()["detail"]
+    assert ".musicxml" in r.json()["detail"]
+
+
+def test_a_musicxml_score_is_accepted_and_gives_bars(
+    client: TestClient, tmp_path: Path, upload_dir: Path
+) -> None:
+    from pianoeval.examples import example_midi_path
+
+    xml = write_example_musicxml(tmp_path / "example.musicxml")
+    r = post(client, example_midi_path(), score=("example.musicxml", xml.read_bytes()))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["score"]["path"] == "example.musicxml"
+    assert body["score"]["used"] is True
+    assert len(body["bars"]) > 0
+    no_leak(body, upload_dir)
+    assert dir_is_clean(upload_dir)
+
+
+@pytest.mark.parametrize("name", ["s.musicxml", "s.xml", "s.mxl"])
+def test_a_corrupt_or_empty_musicxml_score_is_422(
+    client: TestClient, midi_file: Path, name: str, upload_dir: Path
+) -> None:
+    for data in (b"<score-partwise>garbage", b""):
+        r = post(client, midi_file, score=(name, data))
+        assert r.status_code == 422, r.text
+        assert r.json()["detail"].startswith(name)
+        no_leak(r.json(), upload_dir)
+    assert dir_is_clean(upload_dir)
+
+
+def test_a_long_performance_has_windows_bars_and_advice(
+    client: TestClient, long_example: tuple[Path, Path]
+) -> None:
+    take, score = long_example
+    r = post(client, take, score=("long_score.mid", score.read_bytes()))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert 90 < body["input"]["duration_sec"] < 100
+    assert body["pooled"] is True
+    assert len(body["windows"]) >= 3
+    assert all(len(w["scores"]) == 19 for w in body["windows"])
+    assert body["score"]["used"] is True
+    assert len(body["bars"]) > 10
+    assert any(b["standout"] for b in body["bars"])
+    assert 1 <= len(body["advice"]) <= 3
+    assert {"read", "rate", "windows", "total"} <= set(body["timings"])
+
+
+def _page_is_self_contained(text: str) -> None:
+    assert text.lstrip().lower().startswith("<!doctype html")
+    assert "<svg" in text
+    assert "<script" not in text.lower()
+    for ref in ('src="http', "src='http", 'href="http', "href='http", "url(http", "@import"):
+        assert ref not in text
+
+
+def test_report_is_one_self_contained_html_page(
+    client: TestClient, midi_file: Path, upload_dir: Path
+) -> None:
+    r = post(client, midi_file, url="/v1/report")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/html")
+    _page_is_self_contained(r.text)
+    assert "take.mid" in r.text
+    assert str(upload_dir) not in r.text
+    assert "pianoeval-serve-" not in r.text
+    assert dir_is_clean(upload_dir)
+
+
+def test_report_errors_are_json(client: TestClient, upload_dir: Path) -> None:
+    r = post(client, name="take.txt", data=b"abc", url="/v1/report")
+    assert r.status_code == 415
+    assert r.json()["error"] == "unsupported_type"
+    r = post(client, name="bad.mid", data=b"MThd\x00\x00", url="/v1/report")
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("bad.mid")
+    assert dir_is_clean(upload_dir)
+
+
+def _wait(client: TestClient, job_id: str) -> dict[str, object]:
+    for _ in range(600):
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["status"] in ("done", "error"):
+            return dict(job)
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} did not end")
+
+
+def test_a_finished_jobs_report(client: TestClient, midi_file: Path, tmp_path: Path) -> None:
+    job_id = post(client, midi_file, url="/v1/jobs").json()["id"]
+    early = client.get(f"/v1/jobs/{job_id}/report")
+    assert early.status_code in (200, 409)  # 409 while it runs
+    if early.status_code == 409:
+        assert early.json()["error"] == "not_ready"
+    assert _wait(client, job_id)["status"] == "done"
+    r = client.get(f"/v1/jobs/{job_id}/report")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/html")
+    _page_is_self_contained(r.text)
+    assert "take.mid" in r.text
+    assert client.get("/v1/jobs/not-a-job/report").status_code == 404
+    failed = post(client, write_midi(tmp_path / "few.mid", n_notes=3), url="/v1/jobs").json()
+    assert _wait(client, failed["id"])["status"] == "error"
+    r = client.get(f"/v1/jobs/{failed['id']}/report")
+    assert r.status_code == 409
+    assert r.json()["error"] == "job_failed"
+    assert "too little music" in r.json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -291,10 +406,18 @@ def test_page_and_static_files_are_served(client: TestClient) -> None:
 
 def test_openapi_documents_the_endpoints(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    assert {"/healthz", "/v1/rater", "/v1/evaluate", "/v1/jobs", "/v1/jobs/{job_id}"} <= set(
-        spec["paths"]
-    )
+    assert {
+        "/healthz",
+        "/v1/rater",
+        "/v1/evaluate",
+        "/v1/report",
+        "/v1/jobs",
+        "/v1/jobs/{job_id}",
+        "/v1/jobs/{job_id}/report",
+    } <= set(spec["paths"])
     assert "multipart/form-data" in spec["paths"]["/v1/evaluate"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" in spec["paths"]["/v1/report"]["post"]["requestBody"]["content"]
+    assert "text/html" in spec["paths"]["/v1/report"]["post"]["responses"]["200"]["content"]
     assert client.get("/docs").status_code == 200
 
 

@@ -99,10 +99,52 @@ def test_upload_a_midi_and_see_the_chart(page: Any, tmp_path: Path) -> None:
     assert page.locator("#summary tbody tr").count() > 0
     if not page.evaluate("() => (window.pianoeval.state.rating.windows || []).length"):
         assert page.is_hidden("#timeline-section")
-    assert page.is_hidden("#download-html")  # the server makes no HTML report yet
     href = page.get_attribute("#download-json", "href")
     assert href is not None
     assert href.startswith("blob:")
+    # the HTML report of the job just rated
+    job_id = page.evaluate("() => window.pianoeval.state.jobId")
+    assert page.get_attribute("#download-html", "href") == f"/v1/jobs/{job_id}/report"
+    with page.expect_download() as got:
+        page.click("#download-html")
+    report = Path(got.value.path()).read_text()
+    assert "<svg" in report
+    assert "melody.mid" in report
+
+
+def test_a_long_upload_with_its_score_shows_timeline_bars_and_advice(
+    page: Any, long_example: tuple[Path, Path]
+) -> None:
+    take, score = long_example
+    page.set_input_files("#file", str(take))
+    page.set_input_files("#score", str(score))
+    page.click("#rate")
+    page.wait_for_selector("#timeline-svg", timeout=90_000)
+    n_windows = page.evaluate("() => window.pianoeval.state.rating.windows.length")
+    assert n_windows >= 3
+    assert page.locator("#timeline-svg .window-row").count() == n_windows
+    assert page.locator("#timeline-dim option").count() == 19
+    page.select_option("#timeline-dim", "dynamic_range")  # redraws for another dimension
+    assert "dynamic_range" in page.text_content("#timeline-svg title")
+    # the cursor follows playback; a MIDI upload has no player, so move it as playback would
+    page.evaluate("() => window.pianoeval.state.moveCursor(47)")
+    x = float(page.get_attribute("#timeline-cursor", "x1") or 0)
+    end = page.evaluate(
+        "() => Math.max(...window.pianoeval.state.rating.windows.map((w) => w.end_sec))"
+    )
+    assert abs(x - (110 + 740 * 47 / end)) < 1
+    n_bars = page.evaluate("() => window.pianoeval.state.rating.bars.length")
+    assert n_bars > 10
+    assert page.locator("#bars tbody tr").count() == n_bars
+    n_standout = page.evaluate(
+        "() => window.pianoeval.state.rating.bars.filter(b => b.standout.length).length"
+    )
+    assert n_standout > 0
+    assert page.locator("#bars tbody tr.standout").count() == n_standout
+    assert page.is_visible("#advice-section")
+    n_advice = page.evaluate("() => window.pianoeval.state.rating.advice.length")
+    assert page.locator("#advice li").count() == n_advice >= 1
+    assert "long_score.mid" in str(page.evaluate("() => window.pianoeval.state.rating.score.path"))
 
 
 def test_bad_file_shows_the_servers_message(page: Any, tmp_path: Path) -> None:

@@ -26,7 +26,13 @@ def test_no_input_is_a_server_error(
     client = make_client()
     schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert {op.path for op in operations} >= {"/v1/evaluate", "/v1/jobs", "/v1/jobs/{job_id}"}
+    assert {op.path for op in operations} >= {
+        "/v1/evaluate",
+        "/v1/report",
+        "/v1/jobs",
+        "/v1/jobs/{job_id}",
+        "/v1/jobs/{job_id}/report",
+    }
     seen: dict[str, set[int]] = {}
 
     for op in operations:
@@ -50,5 +56,6 @@ def test_no_input_is_a_server_error(
 
         fuzz()
     assert seen["POST /v1/evaluate"] - {200}  # the fuzzer did reach the checks
+    assert seen["POST /v1/report"] - {200}
     client.app.state.jobs.shutdown()  # let queued jobs end, then nothing may be left
     assert not upload_dir.exists() or dir_is_clean(upload_dir)

@@ -1,4 +1,4 @@
-"""The service's endpoints: health, rater information, evaluation, jobs and the page.
+"""The service's endpoints: health, rater information, evaluation, reports, jobs, the page.
 
 Handlers stay thin: the work runs in a worker thread (the event loop stays free), and
 :mod:`pianoeval.serve.service` does it.
@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
 from pianoeval._version import __version__
 from pianoeval.rater.result import Rating
@@ -52,7 +52,10 @@ FileField = Annotated[
 ]
 ScoreField = Annotated[
     UploadFile | None,
-    File(description="Optional score of the passage (MIDI); used only when it matches."),
+    File(
+        description="Optional score of the passage: MIDI (.mid, .midi) or MusicXML "
+        "(.musicxml, .xml, .mxl); used only when it matches (then bars are measured)."
+    ),
 ]
 
 
@@ -116,7 +119,7 @@ def rater_info(request: Request) -> RaterInfo:
             allowed_suffixes=list(settings.allowed_suffixes),
             workers=settings.workers,
         ),
-        features=Features(),
+        features=Features(jobs=True, html_report=True),
     )
 
 
@@ -131,7 +134,7 @@ def _save_and_check(
     if score is not None and not score.filename and score.size == 0:
         score = None  # an empty optional field, as HTML forms send it
     if score is not None:
-        service.check_type(score.filename, (".mid", ".midi"), what="score")
+        service.check_type(score.filename, service.SCORE_SUFFIXES, what="score")
     upload = service.save_upload(
         file.file, file.filename, folder, stem="input", max_bytes=settings.max_upload_bytes
     )
@@ -176,6 +179,37 @@ async def evaluate(request: Request, file: FileField, score: ScoreField = None) 
             )
 
     return JSONResponse(await run_in_threadpool(work))
+
+
+_HTML_PAGE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/html": {"schema": {"type": "string"}}},
+        "description": "The rating as one self-contained HTML page (inline CSS and SVG).",
+    }
+}
+
+
+@router.post(
+    "/v1/report",
+    tags=["rating"],
+    response_class=HTMLResponse,
+    responses={**_HTML_PAGE, **_ERRORS},
+)
+async def report(request: Request, file: FileField, score: ScoreField = None) -> HTMLResponse:
+    """Evaluate one performance and answer its HTML report (a page to save or mail)."""
+    settings = _settings(request)
+    raters = await run_in_threadpool(_raters, request)
+    gate: threading.Semaphore = request.app.state.gate
+
+    def work() -> str:
+        with service.request_dir(settings) as folder:
+            upload, sc, duration = _save_and_check(settings, folder, file, score)
+            result = service.evaluate_upload(
+                upload, sc, settings, raters, duration_sec=duration, gate=gate
+            )
+        return service.rating_report(result)
+
+    return HTMLResponse(await run_in_threadpool(work))
 
 
 @router.post(
@@ -231,6 +265,33 @@ def get_job(request: Request, job_id: str) -> dict[str, Any]:
     if view is None:
         raise ApiError(404, "not_found", f"no job {job_id[:64]!r}: it never existed or it expired")
     return view
+
+
+@router.get(
+    "/v1/jobs/{job_id}/report",
+    tags=["rating"],
+    response_class=HTMLResponse,
+    responses={
+        **_HTML_PAGE,
+        404: {"model": ErrorBody, "description": "No such job (or it expired)."},
+        409: {"model": ErrorBody, "description": "The job has not finished, or it failed."},
+    },
+)
+async def job_report(request: Request, job_id: str) -> HTMLResponse:
+    """Answer the HTML report of a finished job (as ``POST /v1/report`` makes it)."""
+    jobs: JobStore = request.app.state.jobs
+    view = jobs.get(job_id)
+    if view is None:
+        raise ApiError(404, "not_found", f"no job {job_id[:64]!r}: it never existed or it expired")
+    if view["status"] == "error":
+        detail = (view.get("error") or {}).get("detail", "the rating failed")
+        raise ApiError(409, "job_failed", f"job {job_id[:64]!r} failed: {detail}")
+    if view["status"] != "done" or view.get("result") is None:
+        raise ApiError(
+            409, "not_ready", f"job {job_id[:64]!r} is {view['status']}: poll it until done"
+        )
+    page = await run_in_threadpool(service.rating_report, view["result"])
+    return HTMLResponse(page)
 
 
 @router.get("/", include_in_schema=False)

@@ -5,9 +5,11 @@
 - :func:`save_upload` streams an upload to a private temporary folder, enforcing the size
   limit while it reads; :func:`check_input` then checks type and duration from the file's
   header (audio) or its notes (MIDI), before any costly work.
-- :func:`run_evaluation` is the single place that calls the rating pipeline
-  (:func:`pianoeval.rater.evaluate.evaluate` today; the whole-performance evaluation
-  later): swap the call there and every endpoint follows.
+- :func:`run_evaluation` is the single place that calls the rating pipeline, the
+  whole-performance evaluation :func:`pianoeval.rater.performance.evaluate_performance`
+  (scores over time, per-bar feedback against a score, advice): every endpoint follows it.
+- :func:`rating_report` turns a rating's JSON into the self-contained HTML page of
+  :func:`pianoeval.report.rating_html`.
 - :func:`scrub_paths` replaces the server's temporary paths in a result or a message by
   the names the client uploaded, so no server path leaks.
 """
@@ -35,11 +37,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK_BYTES",
+    "SCORE_SUFFIXES",
     "ProgressCallback",
     "Raters",
     "Upload",
     "check_input",
     "load_raters",
+    "rating_report",
     "request_dir",
     "run_evaluation",
     "save_upload",
@@ -51,6 +55,9 @@ CHUNK_BYTES = 1 << 20
 
 #: Called with (progress in [0, 1], stage in words).
 ProgressCallback = Callable[[float, str], None]
+
+#: Score files accepted: a score MIDI or MusicXML (plain or compressed).
+SCORE_SUFFIXES = (".mid", ".midi", ".musicxml", ".xml", ".mxl")
 
 #: Longest file name kept from a client (the rest is cut).
 MAX_NAME_CHARS = 120
@@ -245,13 +252,15 @@ def run_evaluation(
     raters: Raters,
     expected_sec: float = 5.0,
 ) -> dict[str, Any]:
-    """Rate one saved input; return the rating as JSON (``Rating.model_dump(mode="json")``).
+    """Evaluate one saved input; return the rating as JSON (``Rating.model_dump(mode="json")``).
 
-    The only call of the rating pipeline in the service. ``progress_cb`` gets 0 at the
-    start, an estimate that grows with elapsed time against ``expected_sec`` (capped at
-    0.95: the pipeline reports no progress of its own) and 1 at the end.
+    The only call of the rating pipeline in the service:
+    :func:`~pianoeval.rater.performance.evaluate_performance` with the shared raters and
+    the score (MIDI or MusicXML) when one was sent. ``progress_cb`` gets 0 at the start,
+    an estimate that grows with elapsed time against ``expected_sec`` (capped at 0.95: the
+    pipeline reports no progress of its own) and 1 at the end.
     """
-    from pianoeval.rater.evaluate import evaluate
+    from pianoeval.rater.performance import evaluate_performance
 
     done = threading.Event()
     if progress_cb is not None:
@@ -259,7 +268,7 @@ def run_evaluation(
         ticker = threading.Thread(target=_tick, args=(progress_cb, expected_sec, done), daemon=True)
         ticker.start()
     try:
-        rating = evaluate(
+        rating = evaluate_performance(
             path,
             score=score_path,
             rater=raters.midi,
@@ -333,9 +342,28 @@ def evaluate_upload(
 
 
 def _check_score(score: Upload) -> None:
+    if score.path.suffix.lower() not in MIDI_SUFFIXES:
+        # MusicXML is read (once) by the evaluation; a corrupt one fails there with an
+        # AlignmentError naming the file: 422 too
+        if score.size_bytes == 0:
+            from pianoeval.errors import FileProblemError
+
+            raise FileProblemError(score.path, "is empty (0 bytes)")
+        return
     from pianoeval.symbolic.midi import load_midi
 
     load_midi(score.path, require_notes=False)  # empty or corrupt: 422 with its message
+
+
+def rating_report(result: Mapping[str, Any]) -> str:
+    """Return the self-contained HTML page of a rating (as :func:`run_evaluation` returns it).
+
+    The page needs nothing but the rating: inline CSS and SVG, no script, nothing fetched.
+    """
+    from pianoeval.rater.result import Rating
+    from pianoeval.report import rating_html
+
+    return rating_html(Rating.model_validate(dict(result)))
 
 
 def scrub_paths(obj: Any, names: Mapping[str, str]) -> Any:

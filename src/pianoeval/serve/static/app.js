@@ -4,11 +4,13 @@
 //   scores:  [{name, value, low, high, interval_low, interval_high, interval_level}]  (drawn always)
 //   windows: [{start_sec, end_sec, scores: [{name, value, interval_low, interval_high}]}]
 //            (optional: the timeline is drawn only when present and non-empty)
-//   bars:    [{bar, start_sec, end_sec, notes..., any other fields}]
-//            (optional: the per-bar table is drawn only when present and non-empty)
+//   bars:    [{bar, start_sec, end_sec, standout: [str], notes..., any other fields}]
+//            (optional: the per-bar table is drawn only when present and non-empty; a bar
+//            whose standout list is non-empty is highlighted)
 //   advice:  [{text, start_sec, end_sec, bars?}]  (optional: a list, each item seeks the player)
 //   summary: [{label, text}], warnings: [str], notes: [str], caution: str|null   (optional)
-// The HTML report link is offered only when GET /v1/rater says features.html_report.
+// The HTML report link (GET /v1/jobs/{id}/report of the job just rated) is offered only when
+// GET /v1/rater says features.html_report.
 "use strict";
 
 (function () {
@@ -18,7 +20,7 @@
   const POLL_MS = 300;
 
   const $ = (id) => document.getElementById(id);
-  const state = { file: null, info: null, rating: null, recorder: null, audioUrl: null };
+  const state = { file: null, info: null, rating: null, recorder: null, audioUrl: null, jobId: null };
 
   // ---------------------------------------------------------------- helpers
   function svg(tag, attrs, text) {
@@ -185,7 +187,9 @@
       const r = await fetch("/v1/jobs", { method: "POST", body: form });
       const body = await r.json().catch(() => ({}));
       if (r.status !== 202) throw new Error(body.detail || `the server answered ${r.status}`);
+      state.jobId = null;
       const job = await poll(body.id);
+      state.jobId = body.id;
       if (job.status === "error") throw new Error((job.error && job.error.detail) || "the rating failed");
       bar.value = 1;
       setStatus("done");
@@ -398,6 +402,10 @@
     body.replaceChildren(...bars.map((b) => {
       const tr = document.createElement("tr");
       for (const c of cols) { const td = document.createElement("td"); td.textContent = cell(b[c]); tr.appendChild(td); }
+      if (Array.isArray(b.standout) && b.standout.length > 0) {
+        tr.classList.add("standout");
+        tr.title = `stands out: ${b.standout.join(", ")}`;
+      }
       if (typeof b.start_sec === "number") {
         tr.addEventListener("click", () => { const p = $("player"); if (!p.hidden) p.currentTime = b.start_sec; });
       }
@@ -424,13 +432,20 @@
     const stem = ((rating.input && rating.input.path) || "rating").replace(/\.[^.]+$/, "");
     a.download = `${stem}.rating.json`;
     const html = $("download-html");
-    // offered only when the server says it can make one (POST /v1/report, a later addition)
+    // offered only when the server says it can make one, for the job just rated (the
+    // server keeps a finished job's rating for a while: GET /v1/jobs/{id}/report)
     const can = state.info && state.info.features && state.info.features.html_report;
-    html.hidden = !can;
+    const jobId = state.jobId;
+    html.hidden = !(can && jobId);
+    html.href = jobId ? `/v1/jobs/${encodeURIComponent(jobId)}/report` : "#";
     html.onclick = async (e) => {
       e.preventDefault();
-      const r = await fetch("/v1/report", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(rating) });
-      if (!r.ok) { showError("The report could not be made."); return; }
+      const r = await fetch(html.href);
+      if (!r.ok) {
+        const body = await r.json().catch(() => ({}));
+        showError(`The report could not be made: ${body.detail || `the server answered ${r.status}`}`);
+        return;
+      }
       const link = document.createElement("a");
       link.href = URL.createObjectURL(await r.blob());
       link.download = `${stem}.report.html`;
