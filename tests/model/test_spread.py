@@ -193,3 +193,38 @@ def test_bad_calibration_file_is_a_schema_error_naming_it(
         meta.write_text(json.dumps(rj))
     with pytest.raises(SchemaError, match=r"calibration\.json"):
         SymbolicRater.load(bundle)
+
+
+def test_pooled_difficulty_follows_an_error_shared_by_all_dimensions() -> None:
+    """Hard items are hard on every dimension: the pooled part learns it from less noise."""
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(4)
+    n, d = 1200, 6
+    x = rng.normal(size=(n, 5)).astype(np.float32)
+    hard = 0.02 + 0.08 * (x[:, 0] > 0.5)  # one feature decides how hard an item is
+    pred, member_sd = rng.uniform(0.3, 0.7, (n, d)), rng.uniform(0, 0.01, (n, d))
+    err = np.abs(rng.normal(size=(n, d))) * hard[:, None]
+    tr, te = slice(0, 800), slice(800, n)
+    dims = [f"d{j}" for j in range(d)]
+    kw = {"n_rounds": 60, "n_threads": 1}
+    per = SpreadModel(dims, pooled=False, **kw).fit(x[tr], pred[tr], member_sd[tr], err[tr])
+    mixed = SpreadModel(dims, **kw).fit(x[tr], pred[tr], member_sd[tr], err[tr])
+    assert mixed.pooled_model is not None
+    assert per.pooled_model is None
+
+    def rho(m: SpreadModel) -> float:
+        s = m.predict(x[te], pred[te], member_sd[te])
+        return float(np.mean([spearmanr(s[:, j], err[te][:, j])[0] for j in range(d)]))
+
+    assert rho(mixed) > rho(per)
+    files = mixed.to_files()
+    assert "spread/_pooled.txt.xz" in files
+    back = SpreadModel.from_files(files.__getitem__, "test")
+    np.testing.assert_allclose(
+        back.predict(x[te], pred[te], member_sd[te]), mixed.predict(x[te], pred[te], member_sd[te])
+    )
+    # a bundle stored before the pooled part reads as per-dimension only
+    old = per.to_files()
+    assert json.loads(old["spread/spread.json"]).get("pooled") is None
+    assert SpreadModel.from_files(old.__getitem__, "test").pooled_model is None

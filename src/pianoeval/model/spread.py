@@ -3,9 +3,20 @@
 The members of :class:`~pianoeval.model.symbolic.SymbolicRater` disagree little, and
 their disagreement follows the error only weakly (Spearman 0.10 with the absolute error
 on the excerpt-split CV; docs/calibration.md). A :class:`SpreadModel` learns the error's
-size instead: per dimension, a small LightGBM regression (squared loss on ``|error|``, so it
-estimates the mean absolute error) from the rater's features, its score and its member spread to the
-absolute *out-of-fold* error of that score. It is fitted by ``pianoeval calibrate``
+size instead, from the absolute *out-of-fold* errors, in two parts combined by their
+geometric mean:
+
+- per dimension, a small LightGBM regression (squared loss on ``|error|``, so it estimates
+  the mean absolute error) from the rater's features, its score and its member spread;
+- one *pooled* regression of how hard an item is over all dimensions at once (the mean of
+  ``|error| / MAE`` over dimensions, from the features and all scores and spreads), scaled
+  back per dimension by that dimension's MAE. Its target averages 19 noisy draws, so it
+  learns the item's difficulty with less noise; a performer who plays unlike the others is
+  hard on most dimensions at once.
+
+The mix was chosen on the grouped CV of the out-of-fold rows of both splits (mean Spearman
+with the error: excerpt 0.233 per dimension, 0.251 pooled, 0.260 mixed; performer 0.176,
+0.156, 0.197; the test rows agreed, docs/calibration.md). It is fitted by ``pianoeval calibrate``
 (:mod:`pianoeval.train.calibrate`) on the same out-of-fold predictions the calibration
 uses, and stored in the bundle (``spread/``: ``spread.json`` and one xz-compressed
 LightGBM text model per dimension, checksummed in ``rater.json``). Its output is the
@@ -48,6 +59,8 @@ SPREAD_ROUNDS = 100
 #: Smallest sigma returned (the label scale is [1/7, 1]; a regression can predict ~0 or less).
 SIGMA_MIN = 1e-3
 _SCHEMA_VERSION = 1
+#: The pooled difficulty model's file inside :data:`SPREAD_DIR`.
+_POOLED_FILE = "_pooled.txt.xz"
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -80,6 +93,7 @@ class SpreadModel:
         params: Mapping[str, Any] | None = None,
         n_rounds: int = SPREAD_ROUNDS,
         n_threads: int = 1,
+        pooled: bool = True,
     ) -> None:
         if n_rounds < 1:
             raise ParameterError(f"n_rounds must be >= 1, not {n_rounds}")
@@ -87,7 +101,11 @@ class SpreadModel:
         self.params = dict(SPREAD_PARAMS if params is None else params)
         self.n_rounds = int(n_rounds)
         self.n_threads = n_threads
+        self.pooled = pooled
         self.models: dict[str, lightgbm.Booster] = {}
+        #: The pooled difficulty model and the per-dimension MAE that scales it.
+        self.pooled_model: lightgbm.Booster | None = None
+        self.mae: FloatArray | None = None
 
     @staticmethod
     def _inputs(
@@ -101,6 +119,8 @@ class SpreadModel:
                 f"x (n, n_features), pred and member_sd (n, n_dims) do not fit: {xa.shape}, "
                 f"{p.shape}, {s.shape}"
             )
+        if j < 0:  # the pooled model: every dimension's score and spread
+            return np.column_stack([xa, p, s]).astype(np.float32)
         out: npt.NDArray[np.float32] = np.column_stack([xa, p[:, j], s[:, j]])
         return out
 
@@ -136,6 +156,12 @@ class SpreadModel:
         for j, dim in enumerate(self.dims):
             data = lgb.Dataset(self._inputs(x, pred, member_sd, j), label=err[:, j])
             self.models[dim] = lgb.train(params, data, num_boost_round=self.n_rounds)
+        self.pooled_model, self.mae = None, None
+        if self.pooled:
+            mae = np.maximum(err.mean(axis=0), SIGMA_MIN)
+            data = lgb.Dataset(self._inputs(x, pred, member_sd, -1), label=(err / mae).mean(axis=1))
+            self.pooled_model = lgb.train(params, data, num_boost_round=self.n_rounds)
+            self.mae = mae
         return self
 
     def predict(
@@ -149,6 +175,10 @@ class SpreadModel:
             for j, d in enumerate(self.dims)
         ]
         out: FloatArray = np.maximum(np.column_stack(cols).astype(np.float64), SIGMA_MIN)
+        if self.pooled_model is not None and self.mae is not None:
+            hard = np.asarray(self.pooled_model.predict(self._inputs(x, pred, member_sd, -1)))
+            pooled = np.maximum(np.outer(hard, self.mae), SIGMA_MIN)
+            out = np.sqrt(out * pooled)
         return out
 
     # ----------------------------------------------------------------------- io
@@ -165,8 +195,17 @@ class SpreadModel:
             "inputs": "rater features, then the score and the member spread of the dimension",
             "sigma_min": SIGMA_MIN,
         }
+        if self.pooled_model is not None and self.mae is not None:
+            record["pooled"] = {
+                "file": _POOLED_FILE,
+                "inputs": "rater features, then every dimension's score, then every spread",
+                "mae": [float(v) for v in self.mae],
+            }
         files = {f"{SPREAD_DIR}/spread.json": (json.dumps(record, indent=1) + "\n").encode()}
-        for d, m in self.models.items():
+        models = dict(self.models)
+        if self.pooled_model is not None:
+            models[_POOLED_FILE.removesuffix(".txt.xz")] = self.pooled_model
+        for d, m in models.items():
             text = compact_model_text(m.model_to_string())
             files[f"{SPREAD_DIR}/{d}.txt.xz"] = lzma.compress(text.encode())
         return files
@@ -194,8 +233,18 @@ class SpreadModel:
                 f"{where}/{SPREAD_DIR}/spread.json: not a spread model of schema version "
                 f"{_SCHEMA_VERSION}"
             )
-        model = cls(record["dims"], params=record["params"], n_rounds=record["n_rounds"])
+        pooled = record.get("pooled")  # absent in bundles calibrated before the pooled part
+        model = cls(
+            record["dims"], params=record["params"], n_rounds=record["n_rounds"],
+            pooled=pooled is not None,
+        )  # fmt: skip
         for d in model.dims:
             text = lzma.decompress(read(f"{SPREAD_DIR}/{d}.txt.xz")).decode()
             model.models[d] = lgb.Booster(model_str=text)
+        if pooled is not None:
+            text = lzma.decompress(read(f"{SPREAD_DIR}/{pooled['file']}")).decode()
+            model.pooled_model = lgb.Booster(model_str=text)
+            model.mae = np.asarray(pooled["mae"], dtype=np.float64)
+            if model.mae.shape != (len(model.dims),):
+                raise SchemaError(f"{where}/{SPREAD_DIR}/spread.json: pooled mae per dimension")
         return model
