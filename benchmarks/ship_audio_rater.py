@@ -10,6 +10,7 @@ held-out renderer's figures, their mean and worst, the passage baseline, the aug
 
     .venv/bin/python benchmarks/ship_audio_rater.py benchmarks/results/audio_rater/X.json
     .venv/bin/python benchmarks/ship_audio_rater.py X.json --dry-run     # print the card only
+    .venv/bin/python benchmarks/ship_audio_rater.py X.json --card-only   # rewrite the card only
 """
 
 from __future__ import annotations
@@ -129,11 +130,38 @@ def caution(summary: dict[str, Any], renderers: list[str]) -> str | None:
     return "".join(parts)
 
 
+def write_card(summary: dict[str, Any], text: str | None, full: list[str]) -> None:
+    """Put the card into the shipped bundle's ``audio_rater.json``; models stay as they are."""
+    from pianoeval.rater.audio import AUDIO_DIR
+
+    path = Path(AUDIO_DIR) / "audio_rater.json"
+    record = json.loads(path.read_text())
+    trained = list(record.get("training_data", {}).get("conditions", []))
+    if sorted(trained) != sorted(full):
+        raise SystemExit(
+            f"the shipped rater was trained on {trained}, the result's full conditions are "
+            f"{full}: rebuild it (without --card-only)"
+        )
+    record["benchmark"] = summary
+    if text is None:
+        record.pop("caution", None)
+    else:
+        record["caution"] = text
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"card of {path} rewritten (models and calibration kept)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("result", type=Path, help="a benchmarks/audio_rater.py result")
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--dry-run", action="store_true", help="print the card, build nothing")
+    ap.add_argument(
+        "--card-only",
+        action="store_true",
+        help="rewrite the shipped bundle's card (benchmark, caution) from the result and keep "
+        "its models and calibration (the result's full conditions must be the bundle's)",
+    )
     args = ap.parse_args()
     payload = json.loads(args.result.read_text())
     summary = summarise(payload)
@@ -143,6 +171,9 @@ def main() -> None:
     print(json.dumps(summary, indent=1))
     print("caution:", text)
     if args.dry_run:
+        return
+    if args.card_only:
+        write_card(summary, text, full)
         return
     from pianoeval.data.root import find_data_root
     from pianoeval.rater.audio import AUDIO_DIR
