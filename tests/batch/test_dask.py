@@ -1,7 +1,8 @@
 """The Dask engine against the local one, on one 2-worker cluster for the whole module.
 
 Tolerance: the records of the two engines are identical once the timing keys
-(``TIMING_KEYS``: ``elapsed_sec``, ``seconds``, ``worker``, ``cached``) are dropped: every
+(``TIMING_KEYS``: ``elapsed_sec``, ``seconds``, ``worker``, ``cached``, and a whole
+evaluation's per-stage ``timings`` dict) are dropped: every
 score, feature and message is equal to the last digit (both engines run the same code with
 fixed thread counts; LightGBM's prediction does not depend on its thread count).
 """
@@ -143,3 +144,49 @@ def test_embed_cli_on_the_cluster_equals_local(
     ids_d, x_d, _ = load_embeddings(tmp_path / "d.npz")
     assert ids_d == ids_l
     np.testing.assert_array_equal(x_d, x_l)
+
+
+def test_whole_evaluation_on_the_cluster_equals_local(
+    midi_set: list[Path], scheduler: str, tmp_path: Path
+) -> None:
+    import shutil
+
+    from pianoeval.examples import example_midi_path, example_score_path
+
+    example = tmp_path / "example.mid"
+    shutil.copy(example_midi_path(), example)
+    items = [*midi_set[:3], example]  # ok, ok, broken, the example (its score matches)
+    task = EvaluateTask(whole=True, score=str(example_score_path()))
+    local = run_batch(items, task, progress=False)
+    dask = run_batch(items, EvaluateTask(whole=True, score=str(example_score_path())),
+                     engine="dask", scheduler=scheduler, progress=False)  # fmt: skip
+    assert [r["ok"] for r in local.records] == [True, True, False, True]
+    # identical except the timing keys, which include the rating's per-stage ``timings``
+    assert all(r["result"]["timings"]["total"] > 0 for r in dask.records if r["ok"])
+    assert strip_timings(dask.records) == strip_timings(local.records)
+    whole = local.records[3]["result"]
+    assert whole["schema_version"] == 3
+    assert whole["score"]["used"] is True
+    assert len(whole["bars"]) == 16
+    assert whole["windows"]
+    assert local.records[0]["result"]["score"]["used"] is False  # not this piece's score
+
+
+def test_evaluate_cli_on_the_cluster_equals_local(
+    midi_set: list[Path], scheduler: str, tmp_path: Path
+) -> None:
+    from pianoeval.cli import app
+
+    out = tmp_path / "e.jsonl"
+    folder = midi_set[0].parent
+    args = ["evaluate", str(folder / "*.mid"), "--engine", "dask", "--scheduler", scheduler,
+            "--jsonl", str(out), "--jsonl-sorted", "--format", "json", "--no-progress"]  # fmt: skip
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 1, r.output  # the broken file
+    assert "broken.mid" in r.stderr
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [x["path"] for x in lines] == sorted(str(p) for p in midi_set)
+    assert sum(not x["ok"] for x in lines) == 1
+    local = CliRunner().invoke(app, ["evaluate", str(folder), "--format", "json"])
+    assert local.exit_code == 1
+    assert strip_timings(json.loads(r.stdout)) == strip_timings(json.loads(local.stdout))

@@ -105,3 +105,25 @@ def test_items_may_be_mappings_with_a_path(tmp_path: Path) -> None:
                        progress=False)  # fmt: skip
     assert report.records[0]["result"] == {"name": "a.txt", "bytes": 5}
     assert report.records[1]["error"] == f"{bad}: a bad file"
+
+
+def test_whole_evaluation_takes_a_musicxml_score(tmp_path: Path) -> None:
+    import partitura as pt
+
+    from pianoeval.examples import example_midi_path, example_score_path
+
+    xml = tmp_path / "example.musicxml"
+    pt.save_musicxml(pt.load_score_midi(str(example_score_path())), str(xml))
+    report = run_batch([example_midi_path()], EvaluateTask(whole=True, score=str(xml)),
+                       progress=False)  # fmt: skip
+    (record,) = report.records
+    assert record["ok"], record
+    rating = record["result"]
+    assert rating["score"] == {**rating["score"], "path": str(xml), "used": True}
+    assert len(rating["bars"]) > 0
+    assert rating["advice"] is not None
+    assert {"read_score", "align", "total"} <= set(rating["timings"])
+    plain = run_batch([example_midi_path()], EvaluateTask(), progress=False)
+    assert "bars" not in plain.records[0]["result"] or not plain.records[0]["result"]["bars"]
+    with pytest.raises(MidiError):  # a score the one-segment rating cannot read (not MIDI)
+        run_batch([example_midi_path()], EvaluateTask(score=str(xml)), progress=False)

@@ -80,8 +80,9 @@ BATCH_SCHEMA_VERSION = 1
 ENGINES = ("local", "dask")
 
 #: Record and result keys that hold wall-clock figures or where the work ran: they differ
-#: between two runs of the same batch, everything else must not.
-TIMING_KEYS = frozenset({"elapsed_sec", "seconds", "worker", "cached"})
+#: between two runs of the same batch, everything else must not (``timings``: a whole
+#: evaluation's seconds per stage).
+TIMING_KEYS = frozenset({"elapsed_sec", "seconds", "worker", "cached", "timings"})
 
 #: What a batch works on: a path, or a mapping with a ``"path"`` key.
 BatchItem = PathLike | Mapping[str, Any]

@@ -5,7 +5,9 @@ Each task is a dataclass of JSON-ready options (picklable, sent to Dask workers)
 call returns a JSON-ready dict:
 
 - :class:`EvaluateTask`: :func:`pianoeval.rater.evaluate` (the shipped raters, or the
-  bundles named), the :class:`~pianoeval.rater.Rating` as JSON;
+  bundles named), the :class:`~pianoeval.rater.Rating` as JSON; with ``whole=True`` the
+  whole-performance evaluation
+  (:func:`~pianoeval.rater.performance.evaluate_performance`: windows, bars, advice);
 - :class:`TranscribeTask`: audio to a MIDI file with sustain pedal (CC64) in ``out_dir``
   (:func:`pianoeval.symbolic.transcribe.transcribe`): its path, notes, pedal events, seconds;
 - :class:`RenderTask`: a MIDI file to audio with FluidSynth (:func:`pianoeval.render.render_files`,
@@ -53,16 +55,26 @@ def output_path(
 class EvaluateTask(BatchTask):
     """Rate one performance (MIDI or audio) with :func:`pianoeval.rater.evaluate`.
 
+    With ``whole=True`` it is evaluated whole instead, as ``pianoeval evaluate`` does
+    (:func:`~pianoeval.rater.performance.evaluate_performance`: scores over windows,
+    per-bar feedback against the score, standouts, advice, timings).
+
     Parameters
     ----------
     score : str, optional
-        One score (MIDI) for every input; read once per process.
+        One score for every input: a score MIDI (read once per process), or with
+        ``whole=True`` also MusicXML (``.musicxml``, ``.xml``, ``.mxl``; read with each
+        input, which it is aligned to bar by bar).
     backend : str
         Transcription backend for audio inputs.
     rater_dir, audio_rater_dir : str, optional
         Rater bundles (default: the shipped ones).
     use_audio_rater : bool
         False rates audio with the MIDI rater on its transcription.
+    whole : bool
+        True: :func:`~pianoeval.rater.performance.evaluate_performance` (the rating of
+        schema 3 with windows, bars, advice and ``timings``); False:
+        :func:`pianoeval.rater.evaluate` (one segment, as ``pianoeval analyze`` shows).
     """
 
     name: ClassVar[str] = "evaluate"
@@ -72,6 +84,7 @@ class EvaluateTask(BatchTask):
     rater_dir: str | None = None
     audio_rater_dir: str | None = None
     use_audio_rater: bool = True
+    whole: bool = False
     _rater: SymbolicRater | None = field(default=None, init=False, repr=False, compare=False)
     _audio: AudioRater | None = field(default=None, init=False, repr=False, compare=False)
     _score: PerformanceMidi | None = field(default=None, init=False, repr=False, compare=False)
@@ -92,13 +105,31 @@ class EvaluateTask(BatchTask):
             from pianoeval.model.audio import AudioRater
 
             self._audio = AudioRater.load(self.audio_rater_dir)
-        if self.score is not None:
+        if self.score is not None and self.whole:
+            from pianoeval._paths import check_input_file
+
+            # read with each input (a NotatedScore for the bars); a missing one fails here,
+            # once, for every input alike
+            check_input_file(self.score)
+        elif self.score is not None:
             from pianoeval.symbolic.midi import load_midi
 
             self._score = load_midi(self.score, require_notes=False)
 
     def __call__(self, item: BatchItem) -> dict[str, Any]:
         """Return the :class:`~pianoeval.rater.Rating` of one file as JSON."""
+        if self.whole:
+            from pianoeval.rater.performance import evaluate_performance
+
+            whole = evaluate_performance(
+                item_path(item),
+                score=self.score,
+                rater=self._rater,
+                audio_rater=self._audio,
+                backend=self.backend,
+                use_audio_rater=self.use_audio_rater,
+            )
+            return whole.model_dump(mode="json")
         from pianoeval.rater.evaluate import evaluate
 
         rating = evaluate(

@@ -6,7 +6,8 @@ manifests, prints and sets the exit code: every input that can be rated is rated
 that cannot is reported on stderr, and the exit code is 1 if any failed. With
 ``--engine dask`` or ``--jsonl`` the same ratings come from :func:`pianoeval.batch.run_batch`
 (:class:`~pianoeval.batch.EvaluateTask`), on a Dask cluster or here, one JSON line per
-input. ``--example`` rates the bundled example
+input; without them the OpenMP/BLAS threads are fixed to ``--threads`` (default 1) while
+rating. ``--example`` rates the bundled example
 performance (made by the project), so it runs without any data root.
 """
 
@@ -25,6 +26,7 @@ from pianoeval.cli._batch import (
     JsonlOption,
     JsonlSortedOption,
     SchedulerOption,
+    ThreadsOption,
     ThreadsPerWorkerOption,
     WorkersOption,
 )
@@ -78,6 +80,7 @@ def analyze(
         ),
     ] = False,
     fmt: Annotated[OutputFormat, FormatOption] = OutputFormat.table,
+    threads: Annotated[int, ThreadsOption] = 1,
     engine: Annotated[Engine, EngineOption] = Engine.local,
     scheduler: Annotated[str | None, SchedulerOption] = None,
     workers: Annotated[int, WorkersOption] = 2,
@@ -156,15 +159,23 @@ def analyze(
         )
         _analyze_batch(files, task, opts, fmt=fmt, show=show, n_problems=len(problems))
         return
-    report = evaluate_many(
-        files,
-        score=score,
-        rater=midi_rater,
-        backend=backend,
-        on_result=show,
-        audio_rater=audio,
-        use_audio_rater=not midi_rater_for_audio,
-    )
+    if midi_rater is None:
+        from pianoeval.rater.bundle import default_rater
+
+        # loaded before the threads are limited: threadpoolctl limits loaded libraries only
+        midi_rater = default_rater()
+    from pianoeval.cli._batch import limited_threads
+
+    with limited_threads(threads):
+        report = evaluate_many(
+            files,
+            score=score,
+            rater=midi_rater,
+            backend=backend,
+            on_result=show,
+            audio_rater=audio,
+            use_audio_rater=not midi_rater_for_audio,
+        )
     if fmt is OutputFormat.json:
         echo_json(report.model_dump(mode="json"))
     if report.failures or problems:

@@ -6,19 +6,39 @@ table, JSON, or one self-contained HTML page per input) and sets the exit code: 
 input that can be rated is, each one that cannot is reported on stderr and skipped, and
 the exit code is 1 if any failed. ``--example`` evaluates the bundled example performance
 with its score.
+
+The batch options (``--engine local|dask``, ``--scheduler``, ``--workers``,
+``--threads-per-worker``, ``--jsonl PATH|-``, ``--jsonl-sorted``) mean what they mean in
+``pianoeval analyze``: with ``--engine dask`` or ``--jsonl`` the inputs go through
+:func:`pianoeval.batch.run_batch` with :class:`~pianoeval.batch.EvaluateTask`
+(``whole=True``), here or on a Dask cluster, one JSON line per input; the table, JSON or
+HTML pages are then made from those records. Without them the inputs are evaluated here,
+one after the other, with the OpenMP/BLAS threads fixed to ``--threads`` (default 1).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pianoeval.cli._batch import (
+    BatchOptions,
+    Engine,
+    EngineOption,
+    JsonlOption,
+    JsonlSortedOption,
+    SchedulerOption,
+    ThreadsOption,
+    ThreadsPerWorkerOption,
+    WorkersOption,
+)
 from pianoeval.cli._common import echo_json, print_table, write_text
 
 if TYPE_CHECKING:
+    from pianoeval.batch import EvaluateTask
     from pianoeval.model.audio import AudioRater
     from pianoeval.model.symbolic import SymbolicRater
     from pianoeval.rater import Rating
@@ -71,6 +91,16 @@ def evaluate(
         Path | None,
         typer.Option("--audio-rater", help="Audio rater bundle (default: the shipped one)."),
     ] = None,
+    threads: Annotated[int, ThreadsOption] = 1,
+    engine: Annotated[Engine, EngineOption] = Engine.local,
+    scheduler: Annotated[str | None, SchedulerOption] = None,
+    workers: Annotated[int, WorkersOption] = 2,
+    threads_per_worker: Annotated[int, ThreadsPerWorkerOption] = 1,
+    jsonl: Annotated[Path | None, JsonlOption] = None,
+    jsonl_sorted: Annotated[bool, JsonlSortedOption] = False,
+    progress: Annotated[
+        bool, typer.Option(help="Progress bar on stderr (with --engine dask or --jsonl).")
+    ] = True,
 ) -> None:
     """Evaluate whole performances: scores with intervals, a timeline, per-bar feedback."""
     from pianoeval.batch import collect_inputs
@@ -94,6 +124,9 @@ def evaluate(
         raise typer.BadParameter("give at least one recording or MIDI file, or --example")
     if score is not None and not score.is_file():
         raise typer.BadParameter(f"{score}: no such score file", param_hint="--score")
+    opts = BatchOptions(engine, scheduler, workers, threads_per_worker, jsonl, jsonl_sorted)
+    opts.progress = progress
+    opts.check()
     got = collect_inputs(specs, AUDIO_SUFFIXES | MIDI_SUFFIXES)
     for problem in got.problems:
         typer.secho(f"error: {problem}", fg="red", err=True)
@@ -102,8 +135,27 @@ def evaluate(
         raise typer.BadParameter(
             f"{out}: several inputs write several pages: give a folder", param_hint="--out"
         )
-    rater, audio = _raters(rater_dir, audio_rater)
+    if opts.uses_batch_layer:
+        _check_bundles(rater_dir, audio_rater)
+        from pianoeval.batch import EvaluateTask
 
+        task = EvaluateTask(
+            score=None if score is None else str(score),
+            backend=backend,
+            rater_dir=None if rater_dir is None else str(rater_dir),
+            audio_rater_dir=None if audio_rater is None else str(audio_rater),
+            whole=True,
+        )
+        _evaluate_batch(files, task, opts, fmt=fmt, out=out, n_problems=len(got.problems))
+        return
+    rater, audio = _raters(rater_dir, audio_rater)
+    if rater is None:
+        from pianoeval.rater.bundle import default_rater
+
+        # loaded before the threads are limited: threadpoolctl limits loaded libraries only
+        rater = default_rater()
+
+    from pianoeval.cli._batch import limited_threads
     from pianoeval.rater.performance import evaluate_performance
 
     ratings: list[Rating] = []
@@ -112,9 +164,10 @@ def evaluate(
 
     for path in tqdm(files, desc="evaluate", unit="file", disable=len(files) < 2, leave=False):
         try:
-            r = evaluate_performance(
-                path, score=score, rater=rater, audio_rater=audio, backend=backend
-            )
+            with limited_threads(threads):  # per file: reaches libraries the last one loaded
+                r = evaluate_performance(
+                    path, score=score, rater=rater, audio_rater=audio, backend=backend
+                )
         except FileProblemError as e:
             typer.secho(f"error: {e}", fg="red", err=True)
             failed += 1
@@ -147,33 +200,90 @@ def evaluate(
         raise typer.Exit(1)
 
 
-def _raters(
-    rater_dir: Path | None, audio_dir: Path | None
-) -> tuple[SymbolicRater | None, AudioRater | None]:
-    """Load the raters named on the command line (None: the shipped ones, loaded later)."""
-    rater: SymbolicRater | None = None
-    audio: AudioRater | None = None
-    if rater_dir is not None:
-        from pianoeval.model.symbolic import SymbolicRater
-
-        if not (rater_dir / "rater.json").is_file():
-            raise typer.BadParameter(
-                f"{rater_dir}: not a MIDI rater bundle (no rater.json)", param_hint="--rater"
-            )
-        rater = SymbolicRater.load(rater_dir)
+def _check_bundles(rater_dir: Path | None, audio_dir: Path | None) -> None:
+    """Refuse a --rater or --audio-rater folder that is not a bundle (nothing loaded)."""
+    if rater_dir is not None and not (rater_dir / "rater.json").is_file():
+        raise typer.BadParameter(
+            f"{rater_dir}: not a MIDI rater bundle (no rater.json)", param_hint="--rater"
+        )
     if audio_dir is not None:
-        from pianoeval.model.audio import AudioRater, is_audio_bundle
+        from pianoeval.model.audio import is_audio_bundle
 
         if not audio_dir.is_dir() or not is_audio_bundle(audio_dir):
             raise typer.BadParameter(
                 f"{audio_dir}: not an audio rater bundle (no audio_rater.json)",
                 param_hint="--audio-rater",
             )
+
+
+def _raters(
+    rater_dir: Path | None, audio_dir: Path | None
+) -> tuple[SymbolicRater | None, AudioRater | None]:
+    """Load the raters named on the command line (None: the shipped ones, loaded later)."""
+    _check_bundles(rater_dir, audio_dir)
+    rater: SymbolicRater | None = None
+    audio: AudioRater | None = None
+    if rater_dir is not None:
+        from pianoeval.model.symbolic import SymbolicRater
+
+        rater = SymbolicRater.load(rater_dir)
+    if audio_dir is not None:
+        from pianoeval.model.audio import AudioRater
+
         audio = AudioRater.load(audio_dir)
     return rater, audio
 
 
-def _write_html(r: Rating, out: Path | None, *, several: bool) -> None:
+def _evaluate_batch(
+    files: list[Path],
+    task: EvaluateTask,
+    opts: BatchOptions,
+    *,
+    fmt: EvaluateFormat,
+    out: Path | None,
+    n_problems: int,
+) -> None:
+    """Evaluate through :func:`pianoeval.batch.run_batch` (--engine dask, --jsonl).
+
+    Each record that comes back is shown as it finishes (a table, or an HTML page written);
+    JSON is printed at the end. With ``--jsonl -`` stdout is the JSONL: no table or JSON
+    is printed, only errors on stderr (HTML pages are still written).
+    """
+    from pianoeval.cli._batch import run_cli_batch
+    from pianoeval.rater import AnalysisReport, Rating
+
+    jsonl_on_stdout = opts.jsonl is not None and str(opts.jsonl) == "-"
+    several = len(files) > 1
+
+    def on_record(record: dict[str, Any]) -> None:
+        if not record["ok"]:
+            typer.secho(f"error: {record['error']}", fg="red", err=True)
+            return
+        if fmt is EvaluateFormat.html:
+            rating = Rating.model_validate(record["result"])
+            _write_html(rating, out, several=several, say_on_stderr=jsonl_on_stdout)
+        elif fmt is EvaluateFormat.table and not jsonl_on_stdout:
+            print_evaluation(Rating.model_validate(record["result"]))
+
+    report = run_cli_batch(files, task, opts, on_record=on_record)
+    if fmt is EvaluateFormat.json and not jsonl_on_stdout:
+        import json
+
+        ratings = [Rating.model_validate(r) for r in report.results()]
+        if len(files) == 1 and ratings:
+            payload = ratings[0].model_dump(mode="json")
+        else:
+            payload = AnalysisReport(ratings=ratings).model_dump(mode="json")
+        if out is None:
+            echo_json(payload)
+        else:
+            write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", out)
+    if report.failures or n_problems:
+        raise typer.Exit(1)
+
+
+def _write_html(r: Rating, out: Path | None, *, several: bool, say_on_stderr: bool = False) -> None:
+    """Write the rating's page; say where on stdout (stderr when stdout is the JSONL)."""
     from pianoeval.report import rating_html
 
     name = Path(r.input.path).stem + ".html"
@@ -184,7 +294,14 @@ def _write_html(r: Rating, out: Path | None, *, several: bool) -> None:
         target = out / name
     else:
         target = out
-    write_text(rating_html(r), target)
+    if not say_on_stderr:
+        write_text(rating_html(r), target)
+        return
+    from pianoeval.manifest import atomic_write
+
+    with atomic_write(target) as fh:
+        fh.write(rating_html(r))
+    typer.echo(f"wrote {target}", err=True)
 
 
 def print_evaluation(r: Rating) -> None:
