@@ -5,7 +5,9 @@ The work is :func:`pianoeval.train.calibrate.calibrate_symbolic` for a MIDI rate
 fitted on them, a report on the split's test segments) and
 :func:`~pianoeval.train.calibrate.calibrate_audio` for an audio bundle (the same, with
 each renderer of the audio corpus held out in turn); this module reads the data, stores
-the result with ``write_calibration``, prints the report and writes it as JSON. The
+the result with ``write_calibration``, prints the report and writes it as JSON. With
+``--ood`` (the default) it also fits the rater's out-of-distribution models on its training
+inputs (:mod:`pianoeval.train.ood`) and stores ``ood.json`` beside the calibration. The
 shipped raters are only calibrated in place with ``--force``.
 """
 
@@ -106,6 +108,14 @@ def calibrate(
         bool,
         typer.Option("--force", help="Allow storing into a shipped rater inside the package."),
     ] = False,
+    ood: Annotated[
+        bool,
+        typer.Option(
+            "--ood/--no-ood",
+            help="Also fit the out-of-distribution models on the rater's training inputs and "
+            "store ood.json (with --store).",
+        ),
+    ] = True,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, help="Worker processes for the features.")
     ] = 2,
@@ -139,6 +149,8 @@ def calibrate(
             spread=spread.value, store=store, jobs=jobs, threads=threads,
         )  # fmt: skip
         _finish(run, out, plot)
+        if ood and store:
+            _store_audio_ood(rater_dir, root, conditions, jobs=jobs)
         return
     rater = SymbolicRater.load(rater_dir)
     x, y = percepiano_table(root, jobs=jobs, progress=True)
@@ -163,6 +175,39 @@ def calibrate(
         rater.write_calibration(rater_dir, info=run.info)
         extra = " and the error model (spread/)" if spread is SpreadKind.error_model else ""
         typer.echo(f"stored calibration.json{extra} in {rater_dir}")
+        if ood:
+            from pianoeval.train.ood import fit_symbolic_ood
+
+            fit = fit_symbolic_ood(rater, root, jobs=jobs, progress=True)
+            fit.attach(rater)
+            rater.write_ood(rater_dir)
+            _echo_ood(fit.summary(), rater_dir)
+
+
+def _echo_ood(summary: dict[str, Any], where: Path) -> None:
+    parts = ", ".join(
+        f"{name.replace('_', ' ')}: threshold distance {v['threshold_distance']:.3f} "
+        f"({v['n_rows']} rows, {v['n_columns']} columns)"
+        for name, v in summary.items()
+    )
+    typer.echo(f"stored ood.json in {where} ({parts})")
+
+
+def _store_audio_ood(
+    rater_dir: Path, root: Path, conditions: list[str] | None, *, jobs: int
+) -> None:
+    """Fit the audio bundle's OOD models on the renderers it learned from; store them."""
+    from pianoeval.model.audio import AudioRater
+    from pianoeval.train.ood import AUDIO_OOD_CONDITIONS, fit_audio_ood, store_audio_ood
+
+    rater = AudioRater.load(rater_dir)
+    assert rater.rater is not None
+    trained = rater.metadata.get("training_data", {}).get("conditions")
+    conds = list(trained or conditions or AUDIO_OOD_CONDITIONS)
+    fit = fit_audio_ood(rater, root, conds, jobs=jobs, progress=True)
+    fit.attach(rater.rater)
+    store_audio_ood(rater, rater_dir)
+    _echo_ood(fit.summary(), rater_dir / "model")
 
 
 def _finish(run: CalibrationRun, out: Path | None, plot: Path | None) -> None:

@@ -188,12 +188,17 @@ def ood_training_tables(
     Velocities as the rater reads them (its ``velocity`` mode); rows stacked over the
     conditions, indexed by segment id (an id once per condition).
     """
+    import pandas as pd
+
     from pianoeval.symbolic.rater_inputs import performance_only_columns
     from pianoeval.train.audio import audio_training_tables
 
     kw: dict[str, Any] = {"velocity": audio_rater.velocity, "jobs": jobs, "progress": progress}
-    xs, _ = audio_training_tables(data_root, list(conditions), with_scores=True, **kw)
-    x0, _ = audio_training_tables(data_root, list(conditions), with_scores=False, **kw)
+    # one condition per call (what the calibration reads too), stacked
+    xs = pd.concat([audio_training_tables(data_root, [c], with_scores=True, **kw)[0]
+                    for c in conditions])  # fmt: skip
+    x0 = pd.concat([audio_training_tables(data_root, [c], with_scores=False, **kw)[0]
+                    for c in conditions])  # fmt: skip
     emb = [c for c in x0.columns if str(c).startswith("emb.")]
     return xs, x0[[*performance_only_columns(x0.columns), *emb]]
 
