@@ -101,8 +101,14 @@ def create_app(
     --------
     >>> from pianoeval.serve import ServeSettings, create_app
     >>> app = create_app(ServeSettings(max_upload_bytes=1_000_000))
-    >>> sorted(p for p in app.openapi()["paths"] if p.startswith("/v1"))
-    ['/v1/evaluate', '/v1/jobs', '/v1/jobs/{job_id}', '/v1/rater']
+    >>> for path in sorted(p for p in app.openapi()["paths"] if p.startswith("/v1")):
+    ...     print(path)
+    /v1/evaluate
+    /v1/jobs
+    /v1/jobs/{job_id}
+    /v1/jobs/{job_id}/report
+    /v1/rater
+    /v1/report
     """
     settings = settings if settings is not None else ServeSettings.from_env()
 
