@@ -146,6 +146,12 @@ def test_evaluate_jsonl_on_stdout_and_html_pages_from_the_records(tmp_path: Path
     assert "corrupt.mid" in r.stderr
     assert sorted(p.name for p in pages.iterdir()) == ["take_0.html", "take_1.html", "take_2.html"]
     assert "<svg" in (pages / "take_0.html").read_text()
+    report = tmp_path / "report.json"
+    r = runner.invoke(app, ["evaluate", *map(str, takes), "--jsonl", "-", "--format", "json",
+                            "--out", str(report), "--no-progress"])  # fmt: skip
+    assert r.exit_code == 1
+    assert len([json.loads(line) for line in r.stdout.splitlines()]) == 4
+    assert len(json.loads(report.read_text())["ratings"]) == 3
 
 
 def test_threads_option_and_batch_option_errors(tmp_path: Path) -> None:

@@ -246,8 +246,9 @@ def _evaluate_batch(
     """Evaluate through :func:`pianoeval.batch.run_batch` (--engine dask, --jsonl).
 
     Each record that comes back is shown as it finishes (a table, or an HTML page written);
-    JSON is printed at the end. With ``--jsonl -`` stdout is the JSONL: no table or JSON
-    is printed, only errors on stderr (HTML pages are still written).
+    JSON is printed (or written to ``--out``) at the end. With ``--jsonl -`` stdout is the
+    JSONL: no table or JSON is printed, only errors on stderr (HTML pages and a JSON
+    ``--out`` file are still written).
     """
     from pianoeval.cli._batch import run_cli_batch
     from pianoeval.rater import AnalysisReport, Rating
@@ -266,7 +267,7 @@ def _evaluate_batch(
             print_evaluation(Rating.model_validate(record["result"]))
 
     report = run_cli_batch(files, task, opts, on_record=on_record)
-    if fmt is EvaluateFormat.json and not jsonl_on_stdout:
+    if fmt is EvaluateFormat.json and (out is not None or not jsonl_on_stdout):
         import json
 
         ratings = [Rating.model_validate(r) for r in report.results()]
@@ -277,7 +278,8 @@ def _evaluate_batch(
         if out is None:
             echo_json(payload)
         else:
-            write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", out)
+            text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+            _write_file(text, out, say_on_stderr=jsonl_on_stdout)
     if report.failures or n_problems:
         raise typer.Exit(1)
 
@@ -294,13 +296,18 @@ def _write_html(r: Rating, out: Path | None, *, several: bool, say_on_stderr: bo
         target = out / name
     else:
         target = out
+    _write_file(rating_html(r), target, say_on_stderr=say_on_stderr)
+
+
+def _write_file(text: str, target: Path, *, say_on_stderr: bool) -> None:
+    """Write ``text`` atomically and say so (on stderr when stdout carries the JSONL)."""
     if not say_on_stderr:
-        write_text(rating_html(r), target)
+        write_text(text, target)
         return
     from pianoeval.manifest import atomic_write
 
     with atomic_write(target) as fh:
-        fh.write(rating_html(r))
+        fh.write(text)
     typer.echo(f"wrote {target}", err=True)
 
 
