@@ -25,6 +25,7 @@ choice is made in docs/calibration.md on size and on the training rows' own crit
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -143,7 +144,7 @@ def audio_report(root: Path, jobs: int) -> tuple[dict[str, Any], OODFit]:
             m = OODModel.fit(tr[cols], groups=groups, n_components=n_comp)
             v[name] = {
                 "threshold_distance": round(m.threshold, 4),
-                "json_kb": round(len(str(m.to_dict())) / 1e3),
+                "json_kb": round(len(json.dumps(m.to_dict(), separators=(",", ":"))) / 1e3),
                 **{s: frac(m, x[cols])["flagged"] for s, x in sets.items()},
             }
         v["kNN (k=5) in the whitened 40-eigenpair space, features + transkun context"] = (

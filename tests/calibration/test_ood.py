@@ -99,7 +99,7 @@ def test_all_eigenpairs_is_the_plain_mahalanobis_distance() -> None:
     lw = LedoitWolf().fit(z)
     c = z[:5] - lw.location_
     d2 = np.einsum("ij,jk,ik->i", c, np.linalg.inv(lw.covariance_), c)
-    np.testing.assert_allclose(model.distance(x.iloc[:5]), np.sqrt(d2 / x.shape[1]), rtol=1e-6)
+    np.testing.assert_allclose(model.distance(x.iloc[:5]), np.sqrt(d2 / x.shape[1]), rtol=1e-3)
 
 
 def test_roundtrip_gives_identical_scores(fitted: OODModel, tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_roundtrip_gives_identical_scores(fitted: OODModel, tmp_path: Path) -> N
     assert "\n" not in text.strip()  # compact
     again = load_ood(tmp_path)
     x = _rows(np.random.default_rng(5), 200, shift=1.0)
-    np.testing.assert_allclose(again.score(x), model.score(x), rtol=1e-5)
+    np.testing.assert_array_equal(again.score(x), model.score(x))
     assert np.array_equal(again.flagged(x), model.flagged(x))
     assert OODModel.from_dict(json.loads(text)).columns == model.columns
     assert again.to_dict() == json.loads(text)  # rounded once: stable

@@ -34,7 +34,9 @@ The measured flagged fractions (held-out pianos, recording-like audio, held-out
 performers) are in docs/calibration.md, "Out of distribution".
 
 Stored as ``ood.json`` (``kind: "pianoeval.ood"``, ``schema_version`` 1): lists of
-numbers rounded to 7 significant digits; a wrong, corrupt or newer file raises
+numbers rounded to 7 significant digits, the eigenvectors as integers in steps of 1e-5
+(``components_e5``; the model is rounded so when fitted, so a loaded model scores exactly
+as the fitted one); a wrong, corrupt or newer file raises
 :class:`~pianoeval.errors.SchemaError` naming the file.
 
 Examples
@@ -91,6 +93,9 @@ DEFAULT_COMPONENTS = 40
 DEFAULT_FOLDS = 5
 #: Significant digits of the stored numbers.
 _DIGITS = 7
+#: Eigenvector entries (in [-1, 1]) are stored as integers in steps of 1e-5: half the
+#: size of 7 significant digits, and the bundle has a size budget.
+_COMPONENT_STEPS = 100_000
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -220,7 +225,7 @@ class OODModel:
             part = cls._fit_arrays(arr[train], cols, n_components=n_components, clip=clip)
             oof[held] = part._distance_array(arr[held])
         model = cls._fit_arrays(arr, cols, n_components=n_components, clip=clip)
-        model.threshold = float(np.quantile(oof, quantile))
+        model.threshold = _round(float(np.quantile(oof, quantile)))
         model.quantile = float(quantile)
         model.n_rows, model.n_groups = n, n_groups
         model.oof_quantiles = {str(q): float(np.quantile(oof, q)) for q in (0.5, 0.9, 0.95, 0.99)}
@@ -258,7 +263,18 @@ class OODModel:
         model.components = np.ascontiguousarray(v[:, :k].T)
         model.eigenvalues = np.maximum(w[:k], floor)
         model.residual_variance = float(max(w[k:].mean(), floor)) if k < d else 1.0
-        return model
+        return model._as_stored()
+
+    def _as_stored(self) -> OODModel:
+        """Round every number as :meth:`to_dict` stores it, so a loaded model scores alike."""
+        for name in ("center", "scale", "location", "eigenvalues"):
+            setattr(self, name, np.asarray(_round_list(getattr(self, name)), dtype=np.float64))
+        self.scale = np.where(self.scale > 0, self.scale, 1.0)
+        self.eigenvalues = np.where(self.eigenvalues > 0, self.eigenvalues, 1e-12)
+        self.residual_variance = max(_round(self.residual_variance), 1e-12)
+        steps = np.round(self.components * _COMPONENT_STEPS)
+        self.components = steps.astype(np.float64) / _COMPONENT_STEPS
+        return self
 
     # -------------------------------------------------------------------- scoring
 
@@ -305,7 +321,7 @@ class OODModel:
     # ------------------------------------------------------------------------ io
 
     def to_dict(self) -> dict[str, Any]:
-        """Serialise as JSON-ready lists and numbers (7 significant digits)."""
+        """Serialise as JSON-ready lists and numbers (see the module docstring)."""
         return {
             "schema_version": OOD_SCHEMA_VERSION,
             "kind": OOD_KIND,
@@ -322,7 +338,9 @@ class OODModel:
             "location": _round_list(self.location),
             "eigenvalues": _round_list(self.eigenvalues),
             "residual_variance": _round(self.residual_variance),
-            "components": [_round_list(row) for row in self.components],
+            "components_e5": [
+                [int(v) for v in np.round(row * _COMPONENT_STEPS)] for row in self.components
+            ],
             "info": self.info,
         }
 
@@ -351,7 +369,8 @@ class OODModel:
                 scale=_vector(d["scale"], n),
                 clip=float(d["clip"]),
                 location=_vector(d["location"], n),
-                components=np.asarray(d["components"], dtype=np.float64).reshape(-1, n),
+                components=np.asarray(d["components_e5"], dtype=np.float64).reshape(-1, n)
+                / _COMPONENT_STEPS,
                 eigenvalues=np.asarray(d["eigenvalues"], dtype=np.float64),
                 residual_variance=float(d["residual_variance"]),
                 threshold=float(d["threshold"]),
