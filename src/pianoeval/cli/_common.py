@@ -56,3 +56,48 @@ def write_text(text: str, out: Path | None) -> None:
     with atomic_write(out) as fh:
         fh.write(text)
     typer.echo(f"wrote {out}")
+
+
+def check_backend(backend: str) -> None:
+    """Refuse an unknown transcription backend (a usage error naming the known ones)."""
+    from pianoeval.symbolic.transcribe import BACKENDS
+
+    if backend not in BACKENDS.names():
+        raise typer.BadParameter(
+            f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS.names())}",
+            param_hint="--backend",
+        )
+
+
+def check_bundles(rater_dir: Path | None, audio_dir: Path | None) -> None:
+    """Refuse a --rater or --audio-rater folder that is not a bundle (nothing loaded)."""
+    if rater_dir is not None and not (rater_dir / "rater.json").is_file():
+        raise typer.BadParameter(
+            f"{rater_dir}: not a MIDI rater bundle (no rater.json)", param_hint="--rater"
+        )
+    if audio_dir is not None:
+        from pianoeval.model.audio import is_audio_bundle
+
+        if not audio_dir.is_dir() or not is_audio_bundle(audio_dir):
+            raise typer.BadParameter(
+                f"{audio_dir}: not an audio rater bundle (no audio_rater.json)",
+                param_hint="--audio-rater",
+            )
+
+
+def load_bundles(rater_dir: Path | None, audio_dir: Path | None) -> tuple[Any, Any]:
+    """Check and load the raters named on the command line (None: the shipped ones).
+
+    Returns ``(SymbolicRater or None, AudioRater or None)``.
+    """
+    check_bundles(rater_dir, audio_dir)
+    rater = audio = None
+    if rater_dir is not None:
+        from pianoeval.model.symbolic import SymbolicRater
+
+        rater = SymbolicRater.load(rater_dir)
+    if audio_dir is not None:
+        from pianoeval.model.audio import AudioRater
+
+        audio = AudioRater.load(audio_dir)
+    return rater, audio

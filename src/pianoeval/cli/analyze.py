@@ -30,7 +30,15 @@ from pianoeval.cli._batch import (
     ThreadsPerWorkerOption,
     WorkersOption,
 )
-from pianoeval.cli._common import FormatOption, OutputFormat, echo_json, print_table
+from pianoeval.cli._common import (
+    FormatOption,
+    OutputFormat,
+    check_backend,
+    check_bundles,
+    echo_json,
+    load_bundles,
+    print_table,
+)
 
 if TYPE_CHECKING:
     from pianoeval.batch import EvaluateTask
@@ -95,13 +103,8 @@ def analyze(
     from pianoeval.batch import collect_inputs
     from pianoeval.constants import AUDIO_SUFFIXES, MIDI_SUFFIXES
     from pianoeval.rater import FailedInput, evaluate_many
-    from pianoeval.symbolic.transcribe import BACKENDS
 
-    if backend not in BACKENDS.names():
-        raise typer.BadParameter(
-            f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS.names())}",
-            param_hint="--backend",
-        )
+    check_backend(backend)
     paths = list(inputs or [])
     if example:
         from pianoeval.examples import example_midi_path, example_score_path
@@ -124,29 +127,10 @@ def analyze(
         elif fmt is OutputFormat.table:
             _print_rating(item)
 
-    audio = None
-    if audio_rater is not None:
-        from pianoeval._paths import check_input_file
-        from pianoeval.model.audio import AudioRater, is_audio_bundle
-
-        if not audio_rater.is_dir() or not is_audio_bundle(audio_rater):
-            raise typer.BadParameter(
-                f"{audio_rater}: not an audio rater bundle (no audio_rater.json)",
-                param_hint="--audio-rater",
-            )
-        check_input_file(audio_rater / "audio_rater.json")
-        if not opts.uses_batch_layer:
-            audio = AudioRater.load(audio_rater)
-    midi_rater = None
-    if rater_dir is not None:
-        from pianoeval.model.symbolic import SymbolicRater
-
-        if not (rater_dir / "rater.json").is_file():
-            raise typer.BadParameter(
-                f"{rater_dir}: not a MIDI rater bundle (no rater.json)", param_hint="--rater"
-            )
-        if not opts.uses_batch_layer:
-            midi_rater = SymbolicRater.load(rater_dir)
+    check_bundles(rater_dir, audio_rater)
+    midi_rater, audio = (None, None)
+    if not opts.uses_batch_layer:
+        midi_rater, audio = load_bundles(rater_dir, audio_rater)
     if opts.uses_batch_layer:
         from pianoeval.batch import EvaluateTask
 

@@ -35,7 +35,14 @@ from pianoeval.cli._batch import (
     ThreadsPerWorkerOption,
     WorkersOption,
 )
-from pianoeval.cli._common import echo_json, print_table, write_text
+from pianoeval.cli._common import (
+    check_backend,
+    check_bundles,
+    echo_json,
+    load_bundles,
+    print_table,
+    write_text,
+)
 
 if TYPE_CHECKING:
     from pianoeval.batch import EvaluateTask
@@ -107,13 +114,8 @@ def evaluate(
     from pianoeval.constants import AUDIO_SUFFIXES, MIDI_SUFFIXES
     from pianoeval.errors import FileProblemError, PianoEvalError
     from pianoeval.rater.evaluate import _is_global_problem
-    from pianoeval.symbolic.transcribe import BACKENDS
 
-    if backend not in BACKENDS.names():
-        raise typer.BadParameter(
-            f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS.names())}",
-            param_hint="--backend",
-        )
+    check_backend(backend)
     specs: list[str | Path] = [*(inputs or [])]
     if example:
         from pianoeval.examples import example_midi_path, example_score_path
@@ -136,7 +138,7 @@ def evaluate(
             f"{out}: several inputs write several pages: give a folder", param_hint="--out"
         )
     if opts.uses_batch_layer:
-        _check_bundles(rater_dir, audio_rater)
+        check_bundles(rater_dir, audio_rater)
         from pianoeval.batch import EvaluateTask
 
         task = EvaluateTask(
@@ -200,38 +202,11 @@ def evaluate(
         raise typer.Exit(1)
 
 
-def _check_bundles(rater_dir: Path | None, audio_dir: Path | None) -> None:
-    """Refuse a --rater or --audio-rater folder that is not a bundle (nothing loaded)."""
-    if rater_dir is not None and not (rater_dir / "rater.json").is_file():
-        raise typer.BadParameter(
-            f"{rater_dir}: not a MIDI rater bundle (no rater.json)", param_hint="--rater"
-        )
-    if audio_dir is not None:
-        from pianoeval.model.audio import is_audio_bundle
-
-        if not audio_dir.is_dir() or not is_audio_bundle(audio_dir):
-            raise typer.BadParameter(
-                f"{audio_dir}: not an audio rater bundle (no audio_rater.json)",
-                param_hint="--audio-rater",
-            )
-
-
 def _raters(
     rater_dir: Path | None, audio_dir: Path | None
 ) -> tuple[SymbolicRater | None, AudioRater | None]:
     """Load the raters named on the command line (None: the shipped ones, loaded later)."""
-    _check_bundles(rater_dir, audio_dir)
-    rater: SymbolicRater | None = None
-    audio: AudioRater | None = None
-    if rater_dir is not None:
-        from pianoeval.model.symbolic import SymbolicRater
-
-        rater = SymbolicRater.load(rater_dir)
-    if audio_dir is not None:
-        from pianoeval.model.audio import AudioRater
-
-        audio = AudioRater.load(audio_dir)
-    return rater, audio
+    return load_bundles(rater_dir, audio_dir)
 
 
 def _evaluate_batch(
