@@ -4,9 +4,8 @@ A harpsichord, speech-like sound, a duet, very sparse playing and a 3-second cli
 either flagged (score above 1, widened intervals, the warning) or, where they truly hold
 too little music, refused with NotRatableError; the example performance is not flagged.
 
-The shipped bundles' ``ood.json`` is used when present; until it is stored
-(``benchmarks/ood.py --store``), the same models are fitted here from the PercePiano
-table and the audio corpus (skipped without the data root).
+The shipped bundles' ``ood.json`` (``benchmarks/ood.py --store``) is what is tested: no
+data root is needed.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pianoeval.errors import NotRatableError, PianoEvalError
+from pianoeval.errors import NotRatableError
 from pianoeval.examples import example_audio_path, example_midi_path, example_score_path
 from pianoeval.model.audio import AudioRater
 from pianoeval.model.symbolic import SymbolicRater
@@ -28,22 +27,10 @@ SR = 22050
 CLIP_SEC = 9.0
 
 
-def _data_root() -> Path:
-    from pianoeval.data import find_data_root
-
-    try:
-        return find_data_root(None, dataset="percepiano")
-    except PianoEvalError as e:
-        pytest.skip(f"no PercePiano data root to fit the OOD models on: {e}")
-
-
 @pytest.fixture(scope="module")
 def midi_rater() -> SymbolicRater:
     rater = SymbolicRater.load(DEFAULT_DIR)
-    if rater.ood is None:
-        from pianoeval.train.ood import fit_symbolic_ood
-
-        fit_symbolic_ood(rater, _data_root(), jobs=1).attach(rater)
+    assert rater.ood is not None, "the shipped MIDI rater carries its OOD model (ood.json)"
     return rater
 
 
@@ -52,10 +39,7 @@ def audio_raters() -> tuple[AudioRater, AudioRater]:
     """The shipped audio rater with its OOD models, and a copy without them."""
     audio = AudioRater.load(AUDIO_DIR)
     assert audio.rater is not None
-    if audio.rater.ood is None:
-        from pianoeval.train.ood import fit_audio_ood
-
-        fit_audio_ood(audio, _data_root(), jobs=1).attach(audio.rater)
+    assert audio.rater.ood is not None, "the shipped audio rater carries its OOD model"
     plain = AudioRater.load(AUDIO_DIR)
     assert plain.rater is not None
     assert plain.rater.no_score is not None
