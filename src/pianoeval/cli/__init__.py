@@ -27,6 +27,7 @@ from pianoeval.cli import (
     embed,
     evaluate,
     example,
+    label,
     licences,
     manifest,
     rater,
@@ -87,6 +88,8 @@ app.command("cv")(train.cv)
 app.command("select")(select.select)
 app.command("transcribe")(transcribe.transcribe)
 app.command("serve")(serve.serve)
+app.add_typer(label.app, name="label")
+app.add_typer(label.anchors_app, name="anchors")
 
 
 def _version(value: bool) -> None:
