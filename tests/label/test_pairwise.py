@@ -483,3 +483,90 @@ def test_router_checks_its_arguments(db: Path) -> None:
         pairwise_router(db, pairs, ["no_such_dim"], str)
     with pytest.raises(ParameterError, match="twice"):
         pairwise_router(db, [*pairs, Pair("b", "a", "x")], [DRAMA], str)
+
+
+# -- CLI -----------------------------------------------------------------------------------
+def _cli_db(db: Path) -> tuple[str, str]:
+    """A store with one rater's drama comparisons of passage x (take00 > take01 > take02)."""
+    with PairStore(db) as store:
+        _, token = store.answers.add_rater("ana")
+        _, admin = store.answers.add_rater("boss", admin=True)
+        ana = store.authenticate(token)
+        assert ana is not None
+        for s in ("x-take00", "x-take01", "x-take02"):
+            store.mark_heard(ana, s)
+        for left, right, choice in (
+            ("x-take01", "x-take00", "right"),
+            ("x-take01", "x-take02", "left"),
+            ("x-take00", "x-take02", "left"),
+        ):
+            store.save_comparison(ana, left, right, DRAMA, choice)
+    return token, admin
+
+
+def test_cli_pairwise_scores_writes_the_json(db: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    import pianoeval.cli.label_pairwise  # noqa: F401 - registers the command
+    from pianoeval.cli.label import app
+
+    _, admin = _cli_db(db)
+    runner = CliRunner()
+    out = tmp_path / "scores.json"
+    r = runner.invoke(
+        app, ["pairwise-scores", "--db", str(db), "--admin-token", admin, "--out", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    doc = json.loads(out.read_text())
+    assert doc["n_comparisons"] == 3
+    assert [row["segment_id"] for row in doc["rows"]] == ["x-take00", "x-take01", "x-take02"]
+    assert {row["passage"] for row in doc["rows"]} == {"group:x-take00"}
+    # with the manifest, passages get their names; printed when there is no --out
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "segment_id": f"x-take0{i}",
+                    "dataset": "user",
+                    "midi_uri": f"x{i}.mid",
+                    "t0": 0.0,
+                    "t1": 5.0,
+                    "provenance": {"license": "MIT"},
+                    "groups": {"excerpt": "excerpt-x"},
+                }
+            )
+            + "\n"
+            for i in range(3)
+        )
+    )
+    r = runner.invoke(
+        app,
+        ["pairwise-scores", "--db", str(db), "--admin-token", admin, "--manifest", str(manifest)],
+    )
+    assert r.exit_code == 0, r.output
+    assert {row["passage"] for row in json.loads(r.stdout)["rows"]} == {"excerpt-x"}
+
+
+def test_cli_pairwise_scores_errors(db: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    import pianoeval.cli.label_pairwise  # noqa: F401 - registers the command
+    from pianoeval.cli.label import app
+
+    token, admin = _cli_db(db)
+    runner = CliRunner()
+    base = ["pairwise-scores", "--db", str(db)]
+    r = runner.invoke(app, [*base, "--admin-token", token])
+    assert r.exit_code == 1
+    assert "admin" in r.output
+    r = runner.invoke(app, [*base, "--admin-token", "nope"])
+    assert r.exit_code == 1
+    assert "no rater" in r.output
+    r = runner.invoke(app, [*base, "--admin-token", admin, "--ties", "maybe"])
+    assert r.exit_code == 2
+    missing = tmp_path / "none.sqlite"
+    r = runner.invoke(app, ["pairwise-scores", "--db", str(missing), "--admin-token", admin])
+    assert r.exit_code == 1
+    assert "none.sqlite" in r.output
+    assert not missing.exists()  # not created by asking
