@@ -254,6 +254,28 @@ def test_comparison_survives_sigkill_right_after_save(db: Path) -> None:
         assert store.heard_by(rater) == {"a", "b"}
 
 
+def test_two_threads_saving_at_once_lose_nothing(db: Path) -> None:
+    import threading
+
+    with PairStore(db) as store:
+        raters = [Rater(store.answers.add_rater(n)[0], n, False) for n in ("ana", "ben")]
+        takes = [f"t{i}" for i in range(6)]
+
+        def work(rater: Rater) -> None:
+            for s in takes:
+                store.mark_heard(rater, s)
+            for i, a in enumerate(takes):
+                for b in takes[i + 1 :]:
+                    store.save_comparison(rater, a, b, DRAMA, "left")
+
+        threads = [threading.Thread(target=work, args=(r,)) for r in raters]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [len(store.comparisons_of(r)) for r in raters] == [15, 15]
+
+
 # -- Bradley-Terry -------------------------------------------------------------------------
 def _simulate(strengths: np.ndarray, n: int, seed: int) -> list[tuple[str, str, str]]:
     rng = np.random.default_rng(seed)

@@ -522,7 +522,7 @@ class PairStore:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA journal_mode=WAL")  # already set by the answer store; persistent
+            # journal_mode=WAL is a property of the file, set by the answer store that opened it
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)
