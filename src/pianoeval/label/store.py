@@ -13,6 +13,13 @@ Conventions
 - ``notes`` hold one free-text note per rater x segment; ``events`` log every write
   (``answer``, ``note``) with its time, for QC of rating speed and order.
 - Tokens are never stored: the ``raters`` table holds the SHA-256 of each token.
+- ``rerate_answers`` (same columns as ``answers``) hold the second answer of a segment that
+  came back to the same rater for re-rating, so QC can compare the two; the labeling app
+  also logs its own events (``assign``, ``assign_rerate``, ``media``, ``heard``, ``skip``,
+  ``done``) in ``events``, from which a restarted server rebuilds every rater's queue.
+- Additive changes keep the version: a table added later (``rerate_answers``) is created in
+  place when an older file is opened, and a reader of the same version that does not know it
+  simply ignores it. The version moves only for a change an older reader would misread.
 
 Guarantees
 ----------
@@ -52,6 +59,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Answer",
     "AnswerStore",
+    "Event",
     "LabelPermissionError",
     "LabelStoreError",
     "Rater",
@@ -100,6 +108,22 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     at TEXT NOT NULL
 );
+"""
+
+#: Tables added after version 1 was first released: created in place in older files.
+_ADDED_TABLES = """
+CREATE TABLE IF NOT EXISTS rerate_answers (
+    rater_id INTEGER NOT NULL REFERENCES raters(id),
+    segment_id TEXT NOT NULL,
+    dim TEXT NOT NULL,
+    value REAL NOT NULL,
+    unsure INTEGER NOT NULL DEFAULT 0 CHECK (unsure IN (0, 1)),
+    source TEXT NOT NULL CHECK (source IN ('rater', 'prefill_confirmed')),
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    PRIMARY KEY (rater_id, segment_id, dim)
+);
+CREATE INDEX IF NOT EXISTS events_by_rater ON events (rater_id, id);
 """
 
 _EXPECTED_TABLES = {"schema_version", "raters", "answers", "notes", "events"}
@@ -161,6 +185,38 @@ class Answer:
     source: Source
     created: str
     updated: str
+
+
+@dataclass(frozen=True)
+class Event:
+    """One logged event (``events`` row): what a rater did on a segment, and when.
+
+    Attributes
+    ----------
+    id : int
+        Increasing with time: the order events were logged in.
+    rater_id : int
+    segment_id : str
+    kind : str
+    at : str
+        ISO 8601 UTC timestamp with microseconds.
+    """
+
+    id: int
+    rater_id: int
+    segment_id: str
+    kind: str
+    at: str
+
+
+def _event(row: sqlite3.Row) -> Event:
+    return Event(
+        id=int(row["id"]),
+        rater_id=int(row["rater_id"]),
+        segment_id=str(row["segment_id"]),
+        kind=str(row["kind"]),
+        at=str(row["at"]),
+    )
 
 
 def _now() -> str:
@@ -285,7 +341,7 @@ class AnswerStore:
                 )
             if not tables:
                 # One statement at a time: executescript() would COMMIT the open transaction.
-                for statement in _SCHEMA.split(";"):
+                for statement in (_SCHEMA + _ADDED_TABLES).split(";"):
                     if statement.strip():
                         c.execute(statement)
                 c.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
@@ -300,6 +356,9 @@ class AnswerStore:
             missing = _EXPECTED_TABLES - tables
             if missing:
                 raise LabelStoreError(f"{self.path}: answer store lacks tables {sorted(missing)}")
+            for statement in _ADDED_TABLES.split(";"):  # an older file upgraded in place
+                if statement.strip():
+                    c.execute(statement)
 
     def close(self) -> None:
         """Close every connection this store opened (in any thread)."""
@@ -388,6 +447,7 @@ class AnswerStore:
         *,
         unsure: bool = False,
         confirmed_prefill: bool = False,
+        rerate: bool = False,
     ) -> Answer:
         """Save (insert or replace) one answer and commit it before returning.
 
@@ -405,6 +465,9 @@ class AnswerStore:
         confirmed_prefill : bool
             The rater confirmed a pre-filled suggestion unchanged (``source='prefill_confirmed'``);
             False when the rater set or moved the value (``source='rater'``).
+        rerate : bool
+            The answer of a segment given again for re-rating: stored in ``rerate_answers``,
+            beside (never over) the first answer.
 
         Returns
         -------
@@ -423,32 +486,39 @@ class AnswerStore:
         v = self._validate_value(value)
         rater = self._check_rater(rater)
         source: Source = "prefill_confirmed" if confirmed_prefill else "rater"
+        table = "rerate_answers" if rerate else "answers"
         now = _now()
         with self._write() as c:
             c.execute(
-                "INSERT INTO answers (rater_id, segment_id, dim, value, unsure, source, created,"
+                f"INSERT INTO {table} (rater_id, segment_id, dim, value, unsure, source, created,"
                 " updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (rater_id, segment_id, dim) DO UPDATE SET value = excluded.value,"
                 " unsure = excluded.unsure, source = excluded.source, updated = excluded.updated",
                 (rater.id, segment_id, dim, v, int(unsure), source, now, now),
             )
             c.execute(
-                "INSERT INTO events (rater_id, segment_id, kind, at) VALUES (?, ?, 'answer', ?)",
-                (rater.id, segment_id, now),
+                "INSERT INTO events (rater_id, segment_id, kind, at) VALUES (?, ?, ?, ?)",
+                (rater.id, segment_id, "rerate_answer" if rerate else "answer", now),
             )
             row = c.execute(
-                "SELECT * FROM answers WHERE rater_id = ? AND segment_id = ? AND dim = ?",
+                f"SELECT * FROM {table} WHERE rater_id = ? AND segment_id = ? AND dim = ?",
                 (rater.id, segment_id, dim),
             ).fetchone()
         return _answer(row)
 
     def answers_of(
-        self, rater: Rater, segment_id: str | None = None, *, rater_id: int | None = None
+        self,
+        rater: Rater,
+        segment_id: str | None = None,
+        *,
+        rater_id: int | None = None,
+        rerate: bool = False,
     ) -> list[Answer]:
         """Return a rater's own answers (one segment's when ``segment_id`` is given).
 
         ``rater_id`` may name another rater only when ``rater`` is an admin; otherwise
-        :class:`LabelPermissionError` is raised.
+        :class:`LabelPermissionError` is raised. ``rerate=True`` returns the re-rating
+        answers instead of the first ones.
         """
         rater = self._check_rater(rater)
         target = rater.id if rater_id is None else int(rater_id)
@@ -456,7 +526,7 @@ class AnswerStore:
             raise LabelPermissionError(
                 f"rater {rater.id} may not read the answers of rater {target}"
             )
-        sql = "SELECT * FROM answers WHERE rater_id = ?"
+        sql = f"SELECT * FROM {'rerate_answers' if rerate else 'answers'} WHERE rater_id = ?"
         params: tuple[Any, ...] = (target,)
         if segment_id is not None:
             sql += " AND segment_id = ?"
@@ -506,6 +576,55 @@ class AnswerStore:
         )
         return None if row is None else str(row[0])
 
+    # -- events ------------------------------------------------------------------------
+    def log_event(self, rater: Rater, segment_id: str, kind: str) -> Event:
+        """Log one event of a rater on a segment (committed before returning).
+
+        The labeling app logs ``assign``, ``assign_rerate``, ``media``, ``heard``, ``skip`` and
+        ``done``; the store itself logs ``answer``, ``rerate_answer`` and ``note``.
+        """
+        if not segment_id or not kind:
+            raise ParameterError("segment_id and kind must be non-empty strings")
+        rater = self._check_rater(rater)
+        now = _now()
+        with self._write() as c:
+            cur = c.execute(
+                "INSERT INTO events (rater_id, segment_id, kind, at) VALUES (?, ?, ?, ?)",
+                (rater.id, segment_id, kind, now),
+            )
+            event_id = int(cur.lastrowid or 0)
+        return Event(event_id, rater.id, segment_id, kind, now)
+
+    def events_of(self, rater: Rater, *, kinds: tuple[str, ...] | None = None) -> list[Event]:
+        """Return a rater's own events in the order they were logged (optionally some kinds)."""
+        rater = self._check_rater(rater)
+        sql = "SELECT * FROM events WHERE rater_id = ?"
+        params: tuple[Any, ...] = (rater.id,)
+        if kinds is not None:
+            sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
+            params += tuple(kinds)
+        return [_event(r) for r in self._rows(sql + " ORDER BY id", params)]
+
+    def events_of_kinds(self, kinds: tuple[str, ...]) -> list[Event]:
+        """Return every rater's events of some kinds, in order (the app's assignment state).
+
+        Only segment ids, kinds and times: no answer, note or token is in an event.
+        """
+        if not kinds:
+            return []
+        rows = self._rows(
+            f"SELECT * FROM events WHERE kind IN ({', '.join('?' * len(kinds))}) ORDER BY id",
+            tuple(kinds),
+        )
+        return [_event(r) for r in rows]
+
+    def raters(self) -> list[Rater]:
+        """Return every rater (ids, names, admin flags; never tokens), by id."""
+        rows = self._rows("SELECT id, name, is_admin FROM raters ORDER BY id")
+        return [
+            Rater(id=int(r["id"]), name=str(r["name"]), is_admin=bool(r["is_admin"])) for r in rows
+        ]
+
     # -- export --------------------------------------------------------------------------
     def export_rows(self, admin: Rater) -> list[dict[str, Any]]:
         """Return every answer as long-format rows for export and QC (admin only).
@@ -535,6 +654,38 @@ class AnswerStore:
                 "note": r["note"],
                 "created": str(r["created"]),
                 "updated": str(r["updated"]),
+            }
+            for r in rows
+        ]
+
+    def export_rerate_rows(self, admin: Rater) -> list[dict[str, Any]]:
+        """Return every re-rating answer beside the first answer it repeats (admin only).
+
+        Each row: ``schema_version, rater_id, rater_name, segment_id, dim, value, unsure,
+        source, created, updated, first_value, first_unsure`` (``first_*`` None when the first
+        answer of that dimension is missing).
+        """
+        self._require_admin(admin, "export")
+        rows = self._rows(
+            "SELECT b.*, r.name AS rater_name, a.value AS first_value, a.unsure AS first_unsure"
+            " FROM rerate_answers b JOIN raters r ON r.id = b.rater_id"
+            " LEFT JOIN answers a ON a.rater_id = b.rater_id AND a.segment_id = b.segment_id"
+            " AND a.dim = b.dim ORDER BY b.rater_id, b.segment_id, b.dim"
+        )
+        return [
+            {
+                "schema_version": SCHEMA_VERSION,
+                "rater_id": int(r["rater_id"]),
+                "rater_name": str(r["rater_name"]),
+                "segment_id": str(r["segment_id"]),
+                "dim": str(r["dim"]),
+                "value": float(r["value"]),
+                "unsure": bool(r["unsure"]),
+                "source": str(r["source"]),
+                "created": str(r["created"]),
+                "updated": str(r["updated"]),
+                "first_value": None if r["first_value"] is None else float(r["first_value"]),
+                "first_unsure": None if r["first_unsure"] is None else bool(r["first_unsure"]),
             }
             for r in rows
         ]
