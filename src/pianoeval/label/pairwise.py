@@ -50,7 +50,12 @@ from typing import Any, Literal, get_args
 import numpy as np
 
 from pianoeval.dims import Dimension, resolve_dimension
-from pianoeval.errors import ParameterError, PianoEvalError, PianoEvalWarning
+from pianoeval.errors import (
+    BackendUnavailableError,
+    ParameterError,
+    PianoEvalError,
+    PianoEvalWarning,
+)
 from pianoeval.label.store import (
     BUSY_TIMEOUT_MS,
     AnswerStore,
@@ -760,6 +765,8 @@ def bradley_terry(
     ParameterError
         ``alpha <= 0``, an unknown ``ties``, a comparison of an id not in ``items``, of a take
         with itself, or with a choice that is not left/right/same.
+    BackendUnavailableError
+        choix is not installed (the ``label`` extra).
 
     Examples
     --------
@@ -768,7 +775,12 @@ def bradley_terry(
     >>> sorted(s, key=lambda k: -s[k].score)
     ['a', 'b', 'c']
     """
-    import choix
+    try:
+        import choix
+    except ImportError as exc:
+        raise BackendUnavailableError(
+            "choix (Bradley-Terry fits)", "pip install 'pianoeval[label]'", str(exc)
+        ) from exc
 
     if not (isinstance(alpha, int | float) and math.isfinite(alpha) and alpha > 0):
         raise ParameterError(f"alpha must be a finite number > 0, got {alpha!r}")
