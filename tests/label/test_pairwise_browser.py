@@ -12,12 +12,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import pytest
 import soundfile as sf
-from fastapi import FastAPI
+from fastapi import FastAPI, Header, HTTPException
 from fastapi.responses import FileResponse
 
 from pianoeval.label.pairwise import Pair, PairStore
@@ -79,7 +79,10 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
     )
 
     @app.get("/media/{name}")
-    def media(name: str) -> FileResponse:
+    def media(name: str, authorization: Annotated[str, Header()] = "") -> FileResponse:
+        # like the labeling app's media route: only for a rater's token
+        if authorization != f"Bearer {token}":
+            raise HTTPException(401, "media need the rater's token")
         return FileResponse(tmp_path / name, media_type="audio/wav")
 
     port = _free_port()
@@ -110,7 +113,7 @@ def page(site: dict[str, Any]) -> Iterator[Any]:
         yield pg
         browser.close()
         assert not errors, errors
-        assert all(u.startswith(site["url"]) for u in requests), requests
+        assert all(u.startswith((site["url"], "blob:")) for u in requests), requests
 
 
 def _comparisons(db: Path, token: str) -> list[tuple[str, str, str, str]]:

@@ -9,8 +9,8 @@
   const $ = (id) => document.getElementById(id);
   const state = { token: null, item: null, heard: { a: false, b: false }, chosen: null, busy: false };
   const takes = {
-    a: { audio: $("audio-a"), bar: $("bar-a"), heardEl: $("heard-a"), box: $("take-a"), side: "left" },
-    b: { audio: $("audio-b"), bar: $("bar-b"), heardEl: $("heard-b"), box: $("take-b"), side: "right" },
+    a: { audio: $("audio-a"), bar: $("bar-a"), heardEl: $("heard-a"), box: $("take-a"), label: "A" },
+    b: { audio: $("audio-b"), bar: $("bar-b"), heardEl: $("heard-b"), box: $("take-b"), label: "B" },
   };
   const chooseButtons = { left: $("choose-left"), same: $("choose-same"), right: $("choose-right") };
 
@@ -65,16 +65,32 @@
     }
   }
 
-  function setTake(key, take) {
-    const t = takes[key];
-    if (t.segmentId !== take.segment_id) {
-      t.audio.pause();
-      t.audio.src = take.media_url;
-      t.audio.load();
-      t.bar.value = 0;
-      t.segmentId = take.segment_id;
+  // Media of this server is fetched with the token (the app's media route may need it) and
+  // played from a blob URL; a URL of another origin is given to the player as it is, so the
+  // token never leaves this server.
+  async function loadMedia(t, url) {
+    if (t.blobUrl) URL.revokeObjectURL(t.blobUrl);
+    t.blobUrl = null;
+    const target = new URL(url, window.location.href);
+    if (target.origin !== window.location.origin) {
+      t.audio.src = target.href;
+      return;
     }
+    const res = await fetch(target.href, { headers: { Authorization: "Bearer " + state.token } });
+    if (!res.ok) throw new Error(`take ${t.label} cannot be loaded (HTTP ${res.status})`);
+    t.blobUrl = URL.createObjectURL(await res.blob());
+    t.audio.src = t.blobUrl;
+  }
+
+  async function setTake(key, take) {
+    const t = takes[key];
     state.heard[key] = Boolean(take.heard);
+    if (t.segmentId === take.segment_id) return;
+    t.audio.pause();
+    t.bar.value = 0;
+    t.segmentId = null;
+    await loadMedia(t, take.media_url);
+    t.segmentId = take.segment_id;
   }
 
   async function loadNext() {
@@ -95,8 +111,7 @@
       $("question").textContent = item.question;
       $("low").textContent = item.low;
       $("high").textContent = item.high;
-      setTake("a", item.left);
-      setTake("b", item.right);
+      await Promise.all([setTake("a", item.left), setTake("b", item.right)]);
       message(bothHeard() ? "" : "Listen to A and B to the end, then choose.");
     } catch (err) {
       message(err.message, true);
@@ -167,7 +182,9 @@
     t.audio.addEventListener("timeupdate", () => {
       if (t.audio.duration > 0) t.bar.value = t.audio.currentTime / t.audio.duration;
     });
-    t.audio.addEventListener("error", () => message(`take ${key.toUpperCase()} cannot be loaded`, true));
+    t.audio.addEventListener("error", () => {
+      if (t.audio.getAttribute("src")) message(`take ${t.label} cannot be played`, true);
+    });
     $("play-" + key).addEventListener("click", () => play(key));
   }
   for (const [choice, btn] of Object.entries(chooseButtons)) {
