@@ -207,3 +207,31 @@ def test_anchors_on_percepiano_come_from_high_agreement_segments(
         assert [anchors[dim][lv]["percentile"] for lv in LEVELS] == pytest.approx(
             [10, 50, 90], abs=3
         )
+
+
+def test_cli_anchors_build(tone_wav: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pianoeval.cli import app
+    from pianoeval.manifest import write_manifest
+
+    runner = CliRunner()
+    manifest = tone_wav.parent / "labelled.jsonl"
+    write_manifest(manifest, _rows(tone_wav, n=10))
+    out = tmp_path / "anchors.json"
+    args = ["anchors", "build", "--manifest", str(manifest), "--out", str(out), "--dim", "timing"]
+    r = runner.invoke(app, [*args, "--pick", "timing:low=seg03"])
+    assert r.exit_code == 0, r.output
+    anchors = read_anchors(out)
+    assert anchors["timing"]["low"]["segment_id"] == "seg03"
+    assert anchors["timing"]["high"]["source"] == "human"
+    assert runner.invoke(app, [*args, "--pick", "timing=seg03"]).exit_code == 2
+    assert runner.invoke(app, [*args, "--pick", "timing:low=nope"]).exit_code == 2
+    assert runner.invoke(app, [*args, "--source", "model"]).exit_code == 2
+    missing = ["anchors", "build", "--manifest", str(tmp_path / "no.jsonl"), "--out", str(out)]
+    assert runner.invoke(app, missing).exit_code == 2
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"segment_id": 1}\n', encoding="utf-8")
+    r = runner.invoke(app, ["anchors", "build", "--manifest", str(bad), "--out", str(out)])
+    assert r.exit_code == 1
+    assert "bad.jsonl" in r.output

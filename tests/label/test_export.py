@@ -145,3 +145,37 @@ def test_qualified_dims_of_two_taxonomies(rows: list[dict[str, Any]]) -> None:
         "execution16.timing_stability": pytest.approx(1.0),
         "percepiano19.timing": pytest.approx(LO),
     }
+
+
+def test_cli_export(tmp_path: Path, tone_wav: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pianoeval.cli import app
+
+    runner = CliRunner()
+    db = tmp_path / "answers.sqlite"
+    store = AnswerStore(db)
+    _, admin = store.add_rater("lab", admin=True)
+    for name, v in (("ana", 0.25), ("ben", 0.75)):
+        store.save_answer(store.require_rater(store.add_rater(name)[1]), "s1", "timing", v)
+    store.close()
+    queue = tone_wav.parent / "queue.jsonl"
+    write_manifest(queue, [Segment(segment_id="s1", dataset="user", audio_uri=tone_wav.name,
+                                   t0=0, t1=2, taxonomy="percepiano19",
+                                   provenance={"license": "MIT"})])  # fmt: skip
+    out = tmp_path / "out" / "labels.jsonl"
+    args = ["label", "export", "--db", str(db), "--queue", str(queue), "--out", str(out)]
+    r = runner.invoke(app, [*args, "--admin-token", admin, "--consensus", "mean"])
+    assert r.exit_code == 0, r.output
+    (seg,) = read_manifest(out)  # media paths rewritten relative to the new folder
+    assert seg.labels["timing"] == pytest.approx(_label(0.5))
+    assert seg.n_raters == 2
+    assert r.exit_code == 0
+    assert runner.invoke(app, [*args]).exit_code == 2  # no admin token
+    assert runner.invoke(app, [*args, "--admin-token", admin, "--consensus", "mode"]).exit_code == 2
+    bad_queue = tmp_path / "bad.jsonl"
+    bad_queue.write_text('{"segment_id": "s1"}\n', encoding="utf-8")
+    bad = ["label", "export", "--db", str(db), "--queue", str(bad_queue), "--out", str(out)]
+    r = runner.invoke(app, [*bad, "--admin-token", admin])
+    assert r.exit_code == 1
+    assert "bad.jsonl" in r.output

@@ -208,3 +208,55 @@ def test_write_project(tone_wav: Path, tmp_path: Path) -> None:
     assert [t["data"]["segment_id"] for t in tasks] == ["q0", "q1", "q2"]
     names = [n.get("name") for n in ET.parse(config_path).getroot().iter("Number")]
     assert names == ["timing", "pace"]
+
+
+def test_cli_ls_export_and_import(tone_wav: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pianoeval.cli import app
+    from pianoeval.manifest import read_manifest, write_manifest
+
+    runner = CliRunner()
+    queue = tone_wav.parent / "queue.jsonl"
+    write_manifest(queue, _queue(tone_wav))
+    out_dir = tmp_path / "ls"
+    r = runner.invoke(app, ["label", "ls-export", "--queue", str(queue), "--out-dir", str(out_dir)])
+    assert r.exit_code == 0, r.output
+    tasks = json.loads((out_dir / "tasks.json").read_text(encoding="utf-8"))
+    assert (out_dir / "labeling_config.xml").is_file()
+    ls_path = tmp_path / "export.json"
+    ls_path.write_text(json.dumps(_annotate(tasks)), encoding="utf-8")
+
+    db = tmp_path / "answers.sqlite"
+    store = AnswerStore(db)
+    _, admin = store.add_rater("lab", admin=True)
+    store.close()
+    r = runner.invoke(app, ["label", "ls-import", "--export", str(ls_path), "--db", str(db),
+                            "--admin-token", admin])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    with AnswerStore(db) as store:
+        assert len(store.export_rows(store.require_rater(admin))) == 9
+    out = tmp_path / "labels.jsonl"
+    r = runner.invoke(app, ["label", "ls-import", "--export", str(ls_path), "--out", str(out),
+                            "--queue", str(queue)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert [s.segment_id for s in read_manifest(out)] == ["q0", "q1", "q2"]
+
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("{", encoding="utf-8")
+    for args, code in (
+        (["--export", str(ls_path)], 2),  # neither --db nor --out
+        (["--export", str(ls_path), "--db", str(db), "--out", str(out)], 2),
+        (["--export", str(ls_path), "--out", str(out)], 2),  # --out without --queue
+        (["--export", str(tmp_path / "none.json"), "--out", str(out), "--queue", str(queue)], 2),
+        (["--export", str(bad_json), "--out", str(out), "--queue", str(queue)], 1),
+        (["--export", str(ls_path), "--db", str(db)], 2),  # no admin token
+    ):
+        r = runner.invoke(app, ["label", "ls-import", *args])
+        assert r.exit_code == code, (args, r.output)
+    midi_queue = tmp_path / "midi.jsonl"
+    write_manifest(midi_queue, [Segment(segment_id="m", dataset="user", midi_uri="nowhere.mid",
+                                        t0=0, t1=1, provenance={"license": "MIT"})])  # fmt: skip
+    r = runner.invoke(app, ["label", "ls-export", "--queue", str(midi_queue), "--out-dir",
+                            str(out_dir)])  # fmt: skip
+    assert r.exit_code == 1  # the MIDI file is missing: a bad input

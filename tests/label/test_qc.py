@@ -215,3 +215,61 @@ def test_qc_reproduces_the_percepiano_reliability_table(data_root: Path) -> None
         assert d.icc1k == pytest.approx(table[d.dim].icc1k, abs=1e-9)
         assert 0.1 < d.alpha < 0.6
     assert report.n_raters == 63
+
+
+# -- the CLI --------------------------------------------------------------------------------
+
+
+def _store_with_panel(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, str, str]:
+    db = tmp_path / "answers.sqlite"
+    store = AnswerStore(db)
+    _, admin_token = store.add_rater("lab", admin=True)
+    truth = rng.uniform(0.1, 0.9, size=12)
+    rater_token = ""
+    for name in ("ana", "ben", "cy", "dee"):
+        _, rater_token = store.add_rater(name)
+        rater = store.require_rater(rater_token)
+        for i, t in enumerate(truth):
+            v = rng.uniform(0, 1) if name == "dee" else np.clip(t + rng.normal(0, 0.03), 0, 1)
+            store.save_answer(rater, f"s{i}", "timing", float(v))
+    store.close()
+    return db, admin_token, rater_token
+
+
+def test_cli_qc(tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from pianoeval.cli import app
+
+    runner = CliRunner()
+    db, admin, rater = _store_with_panel(tmp_path, rng)
+    out = tmp_path / "qc"
+    r = runner.invoke(
+        app, ["label", "qc", "--db", str(db), "--admin-token", admin, "--format", "json",
+              "--out-dir", str(out), "--min-sec-per-segment", "0"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert [x["rater_name"] for x in data["raters"] if x["rater_id"] in data["flagged"]] == ["dee"]
+    assert {p.name for p in out.iterdir()} == {
+        "qc.json", "qc.html", "qc_reliability.png", "qc_raters.png"
+    }  # fmt: skip
+    monkeypatch.setenv("PIANOEVAL_LABEL_ADMIN_TOKEN", admin)
+    r = runner.invoke(app, ["label", "qc", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    assert "timing" in r.stdout
+    assert "dee" in r.stdout
+    assert "pace" in r.stdout  # answers saved milliseconds apart: the default pace flag
+    r = runner.invoke(app, ["label", "qc", "--db", str(db), "--format", "html"])
+    assert r.stdout.startswith("<!doctype html>")
+    monkeypatch.delenv("PIANOEVAL_LABEL_ADMIN_TOKEN")
+    for args, code in (
+        (["--db", str(db)], 2),  # no admin token
+        (["--db", str(db), "--admin-token", admin, "--format", "xml"], 2),
+        (["--db", str(tmp_path / "none.sqlite"), "--admin-token", admin], 2),
+        (["--db", str(db), "--admin-token", "wrong"], 1),
+        (["--db", str(db), "--admin-token", rater], 1),  # not an admin
+        (["--db", str(db), "--admin-token", admin, "--honeypots", str(tmp_path / "x")], 2),
+    ):
+        r = runner.invoke(app, ["label", "qc", *args])
+        assert r.exit_code == code, (args, r.output)
