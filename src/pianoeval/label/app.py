@@ -87,6 +87,9 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 #: Heard events, media deliveries: the events the service logs beside the assignment ones.
 HEARD, MEDIA = "heard", "media"
 
+#: Anchor clips with these suffixes are MIDI, rendered like MIDI-only rows.
+MIDI_SUFFIXES = (".mid", ".midi")
+
 #: Largest request body: answers and notes are small.
 MAX_BODY_BYTES = 64 * 1024
 
@@ -277,6 +280,11 @@ class LabelService:
         if anchor is None:
             raise UnknownSegmentError(f"no {level!r} anchor for dimension {dim!r}")
         path = self.media.resolve(anchor.clip_uri, anchor.base_dir)
+        if path.suffix.lower() in MIDI_SUFFIXES:  # anchors written with render=False
+            cached = render_midi_crop(
+                path, anchor.t0, anchor.t1, soundfont=self.soundfont, cache_dir=self.media.cache_dir
+            )
+            return cached.read_bytes()
         y, sr = crop_audio(path, anchor.t0, anchor.t1)
         return wav_bytes(y, sr)
 

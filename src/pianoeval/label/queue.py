@@ -19,12 +19,11 @@ Every problem is a :class:`~pianoeval.errors.SchemaError` naming the file (and t
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pianoeval import dims as dims_mod
 from pianoeval._typing import PathLike
@@ -288,12 +287,11 @@ class Anchor:
     desc: str
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def load_anchors(path: PathLike) -> dict[str, dict[AnchorLevel, Anchor]]:
     """Read an anchors file: ``{dim: {level: Anchor}}``.
+
+    Validation is :func:`pianoeval.label.anchors.read_anchors` (the format's owner); this
+    only adds the folder relative clip URIs resolve against.
 
     Raises
     ------
@@ -301,42 +299,22 @@ def load_anchors(path: PathLike) -> dict[str, dict[AnchorLevel, Anchor]]:
         Unreadable JSON, an unknown level, a missing or badly typed field, ``t1 <= t0``
         (the message names the file, the dimension and the level).
     """
+    from pianoeval.label.anchors import read_anchors
+
     p = Path(path)
-    try:
-        raw = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SchemaError(f"{p}: anchors file not found") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SchemaError(f"{p}: not a readable JSON anchors file ({exc})") from None
-    if not isinstance(raw, dict):
-        raise SchemaError(f"{p}: anchors must be a JSON object {{dim: {{level: clip}}}}")
+    base_dir = p.parent.absolute()
     out: dict[str, dict[AnchorLevel, Anchor]] = {}
-    for dim, levels in raw.items():
-        if not isinstance(levels, dict):
-            raise SchemaError(f"{p}: anchors of {dim!r} must be an object of low/mid/high")
+    for dim, levels in read_anchors(p).items():
         out[dim] = {}
         for level, clip in levels.items():
-            where = f"{p}: anchor {dim}.{level}"
-            if level not in ANCHOR_LEVELS:
-                raise SchemaError(f"{where}: level must be one of {', '.join(ANCHOR_LEVELS)}")
-            if not isinstance(clip, dict):
-                raise SchemaError(f"{where}: must be an object with clip_uri, t0, t1, desc")
-            uri, t0, t1, desc = (clip.get(k) for k in ("clip_uri", "t0", "t1", "desc"))
-            if not isinstance(uri, str) or not uri:
-                raise SchemaError(f"{where}: clip_uri must be a non-empty string")
-            if not (_is_number(t0) and _is_number(t1)):
-                raise SchemaError(f"{where}: t0 and t1 must be numbers (seconds)")
-            assert isinstance(t0, int | float)
-            assert isinstance(t1, int | float)
-            if not (math.isfinite(t0) and math.isfinite(t1) and 0 <= t0 < t1):
-                raise SchemaError(f"{where}: needs 0 <= t0 < t1, got t0={t0}, t1={t1}")
-            out[dim][level] = Anchor(
+            lv = cast(AnchorLevel, level)  # read_anchors checked it is one of ANCHOR_LEVELS
+            out[dim][lv] = Anchor(
                 dim=dim,
-                level=level,
-                clip_uri=uri,
-                base_dir=p.parent.absolute(),
-                t0=float(t0),
-                t1=float(t1),
-                desc=desc if isinstance(desc, str) else "",
+                level=lv,
+                clip_uri=str(clip["clip_uri"]),
+                base_dir=base_dir,
+                t0=float(clip["t0"]),
+                t1=float(clip["t1"]),
+                desc=str(clip["desc"]),
             )
     return out
