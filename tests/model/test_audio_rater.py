@@ -120,3 +120,49 @@ def test_velocity_mode_is_kept_by_the_bundle(tmp_path: Path) -> None:
     (out / "audio_rater.json").write_text(json.dumps(record))
     with pytest.raises(SchemaError, match="unknown velocity mode 'loud'"):
         AudioRater.load(out)
+
+
+def test_acoustic_check_is_stored_checksummed_and_joins_the_ood_score(tmp_path: Path) -> None:
+    from pianoeval.calibration.acoustic import ACOUSTIC_CHECK_FILE, AcousticCheck
+    from pianoeval.calibration.ood import ood_widen_factor
+    from pianoeval.rater.audio import ACOUSTIC, audio_predict_calibrated, ood_encoders
+
+    x, y = _table(200)
+    r = AudioRater(projections={"transkun": 3}, dims=["d1", "d2"], n_rounds=30,
+                   extra_trees_rounds=30)  # fmt: skip
+    r.fit(x, y)
+    out = r.save(tmp_path / "bundle")
+    assert not (out / ACOUSTIC_CHECK_FILE).exists()
+    assert AudioRater.load(out).acoustic is None
+    # a check on one acoustic descriptor: large values are "not a piano"
+    rng = np.random.default_rng(0)
+    ac = pd.DataFrame({"acoustic.flatness": rng.normal(size=300)})
+    check = AcousticCheck.fit(
+        ac, (ac["acoustic.flatness"] < 1.5).astype(int), groups=np.arange(300)
+    )
+    r.write_acoustic_check(out, check)
+    back = AudioRater.load(out)
+    assert back.acoustic is not None
+    assert ood_encoders(back) == (ACOUSTIC,)
+    row = x.iloc[0].to_dict()
+    plain = audio_predict_calibrated(back, row)
+    assert plain.ood_score is None  # no descriptors among the inputs: nothing to score
+    calm = audio_predict_calibrated(back, {**row, "acoustic.flatness": 0.0})
+    odd = audio_predict_calibrated(back, {**row, "acoustic.flatness": 6.0})
+    assert calm.ood_score is not None
+    assert calm.ood_score < 1
+    assert odd.ood_score is not None
+    assert odd.ood_score > 1
+    assert odd.ood_score == pytest.approx(float(check.score({"acoustic.flatness": 6.0})[0]))
+    np.testing.assert_array_equal(odd.value, plain.value)
+    f = float(ood_widen_factor(odd.ood_score))
+    np.testing.assert_allclose(odd.sigma, f * plain.sigma)
+    # the bundle's record names the file's checksum: a changed file is refused
+    (out / ACOUSTIC_CHECK_FILE).write_text((out / ACOUSTIC_CHECK_FILE).read_text() + " ")
+    with pytest.raises(SchemaError, match=r"checksum of acoustic_check\.json"):
+        AudioRater.load(out)
+    (out / ACOUSTIC_CHECK_FILE).unlink()
+    with pytest.raises(SchemaError, match=r"acoustic_check\.json is missing"):
+        AudioRater.load(out)
+    r.write_acoustic_check(out, None)  # removed again: the bundle loads without it
+    assert AudioRater.load(out).acoustic is None

@@ -39,6 +39,7 @@ from pianoeval.model.symbolic import DEFAULT_INTERVAL_LEVEL, CalibratedPredictio
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pianoeval.calibration.acoustic import AcousticCheck
     from pianoeval.symbolic.midi import PerformanceMidi
 
 __all__ = [
@@ -191,6 +192,9 @@ class AudioRater:
         self.projections: list[Projection] = []
         self.rater: SymbolicRater | None = None
         self.metadata: dict[str, Any] = {}
+        #: "Is this a solo piano?" on acoustic descriptors (``acoustic_check.json``), when set:
+        #: its score joins the OOD model's (:func:`pianoeval.rater.audio.audio_predict_calibrated`).
+        self.acoustic: AcousticCheck | None = None
 
     @property
     def dims(self) -> list[str]:
@@ -322,8 +326,33 @@ class AudioRater:
             "model_sha256": inner,
             **{k: v for k, v in self.metadata.items() if k != "model_id"},
         }
+        record.update(self._save_acoustic(out))
         (out / BUNDLE_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         return out
+
+    def _save_acoustic(self, out: Path) -> dict[str, str]:
+        """Write (or remove a stale) ``acoustic_check.json``; return its checksum entry."""
+        from pianoeval.calibration.acoustic import ACOUSTIC_CHECK_FILE
+
+        target = out / ACOUSTIC_CHECK_FILE
+        if self.acoustic is None:
+            target.unlink(missing_ok=True)
+            return {}
+        self.acoustic.save(target)
+        return {"acoustic_check_sha256": hashlib.sha256(target.read_bytes()).hexdigest()}
+
+    def write_acoustic_check(self, path: PathLike, check: AcousticCheck | None) -> Path:
+        """Store ``check`` (None: remove it) in the saved bundle ``path``, models untouched."""
+        base = Path(path)
+        try:
+            record = json.loads((base / BUNDLE_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SchemaError(f"{base}: no {BUNDLE_FILE} (not an audio rater bundle)") from None
+        self.acoustic = check
+        record.pop("acoustic_check_sha256", None)
+        record.update(self._save_acoustic(base))
+        (base / BUNDLE_FILE).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+        return base
 
     @property
     def model_id(self) -> str:
@@ -358,9 +387,10 @@ class AudioRater:
         )
         rater.projections = [Projection.from_dict(p) for p in record["projections"]]
         rater.rater = SymbolicRater.load(base / "model")
+        rater.acoustic = _load_acoustic(base, record.get("acoustic_check_sha256"))
         known = {
             "schema_version", "kind", "projections", "model_sha256", "pianoeval_version",
-            "velocity",
+            "velocity", "acoustic_check_sha256",
         }  # fmt: skip
         rater.metadata = {k: v for k, v in record.items() if k not in known}
         return rater
@@ -369,3 +399,17 @@ class AudioRater:
     def encoders(self) -> Sequence[str]:
         """The encoders whose pooled vectors the rater needs."""
         return [p.encoder for p in self.projections]
+
+
+def _load_acoustic(base: Path, sha: Any) -> AcousticCheck | None:
+    """Read the bundle's acoustic check, its checksum verified (None when it has none)."""
+    from pianoeval.calibration.acoustic import ACOUSTIC_CHECK_FILE, AcousticCheck
+
+    target = base / ACOUSTIC_CHECK_FILE
+    if sha is None:
+        return None
+    if not target.is_file():
+        raise SchemaError(f"{base}: {ACOUSTIC_CHECK_FILE} is missing ({BUNDLE_FILE} names it)")
+    if hashlib.sha256(target.read_bytes()).hexdigest() != sha:
+        raise SchemaError(f"{base}: checksum of {ACOUSTIC_CHECK_FILE} does not match {BUNDLE_FILE}")
+    return AcousticCheck.load(target)

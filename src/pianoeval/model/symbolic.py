@@ -457,6 +457,7 @@ class SymbolicRater:
         score: PerformanceMidi | PathLike | None = None,
         level: float = DEFAULT_INTERVAL_LEVEL,
         ood_input: Mapping[str, float] | pd.DataFrame | None = None,
+        ood_extra: npt.ArrayLike | None = None,
     ) -> CalibratedPrediction:
         """Rate, calibrate and give each score a conformal interval of coverage ``level``.
 
@@ -478,6 +479,10 @@ class SymbolicRater:
             The rows as the OOD model reads them, when its columns are not all in ``x``
             (the audio rater's OOD model also reads transkun's pooled context). Rows
             whose OOD columns are missing get NaN scores and are not widened.
+        ood_extra : array-like, shape=(n_items,), optional
+            Scores of another OOD check on the same scale (the audio rater's acoustic
+            check, :class:`~pianoeval.calibration.acoustic.AcousticCheck`): each row's
+            ``ood_score`` is the larger of the two (NaN ignored).
 
         Returns
         -------
@@ -509,6 +514,9 @@ class SymbolicRater:
                 low[rows], high[rows] = cal.interval(r, s if cal.uses_sigma else None, level=lv)
                 done[rows] = True
         ood = self._ood_routed(frame, bare, ood_input)
+        if ood_extra is not None:
+            extra = np.broadcast_to(np.asarray(ood_extra, dtype=np.float64), (n,))
+            ood = extra.copy() if ood is None else np.fmax(ood, extra)
         if ood is not None:
             from pianoeval.calibration.ood import ood_widen_factor
 

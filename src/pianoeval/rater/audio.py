@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pianoeval.symbolic.transcribe import Transcription
 
 __all__ = [
+    "ACOUSTIC",
     "AUDIO_DIR",
     "audio_inputs",
     "audio_predict_calibrated",
@@ -32,6 +33,8 @@ __all__ = [
     "ood_encoders",
 ]
 
+#: The pseudo-encoder name of the acoustic descriptors (:mod:`pianoeval.audio.acoustic`).
+ACOUSTIC = "acoustic"
 #: The shipped audio rater's bundle.
 AUDIO_DIR = Path(__file__).resolve().parent / "weights" / "audio_v1"
 
@@ -75,6 +78,10 @@ def audio_inputs(
     if "mel_stats" in encoders:
         mel = MelStatsEncoder().embed_file(path)
         out.update(zip(embedding_columns("mel_stats", len(mel)), map(float, mel), strict=True))
+    if ACOUSTIC in encoders:
+        from pianoeval.audio.acoustic import acoustic_inputs
+
+        out.update(acoustic_inputs(path))
     return transcription, out
 
 
@@ -82,11 +89,12 @@ def ood_encoders(audio: AudioRater) -> tuple[str, ...]:
     """Return the encoders whose pooled vectors ``audio``'s OOD models read.
 
     The shipped audio rater's OOD model reads transkun's pooled context besides the
-    transcription's features (docs/calibration.md, "Out of distribution"); :func:`evaluate`
-    asks for these vectors with the ones the rater itself needs.
+    transcription's features, and its acoustic check the recording's acoustic descriptors
+    (``"acoustic"``; docs/calibration.md, "Out of distribution"); :func:`evaluate` asks
+    for these vectors with the ones the rater itself needs.
     """
     inner = audio.rater
-    found: list[str] = []
+    found: list[str] = [ACOUSTIC] if audio.acoustic is not None else []
     for part in (inner, None if inner is None else inner.no_score):
         if part is None or part.ood is None:
             continue
@@ -104,7 +112,9 @@ def audio_predict_calibrated(
     """Rate one recording's inputs like :meth:`AudioRater.predict_calibrated`, with OOD scores.
 
     The inner rater's OOD models read the inputs before projection (``ood_input``), so they
-    may use pooled vectors the rater itself does not (transkun's context).
+    may use pooled vectors the rater itself does not (transkun's context); the acoustic
+    check's score (when the bundle has one and ``inputs`` hold its descriptors) joins
+    theirs: the rating's OOD score is the larger of the two.
     """
     import pandas as pd
 
@@ -114,10 +124,14 @@ def audio_predict_calibrated(
     if audio.rater is None:
         raise ParameterError("the audio rater is not fitted: call fit() or load()")
     frame = pd.DataFrame([dict(inputs)])
+    extra = None
+    if audio.acoustic is not None and all(c in inputs for c in audio.acoustic.columns):
+        extra = audio.acoustic.score(inputs)
     pred = audio.rater.predict_calibrated(
         audio.transform(frame),
         level=DEFAULT_INTERVAL_LEVEL if level is None else level,
         ood_input=frame,
+        ood_extra=extra,
     )
     return CalibratedPrediction(
         raw=pred.raw[0], value=pred.value[0], sigma=pred.sigma[0], low=pred.low[0],
