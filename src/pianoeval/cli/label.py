@@ -3,7 +3,8 @@
 The commands live in two modules so the app and the data tools can grow apart:
 :mod:`pianoeval.cli.label_app` (``label serve``, ``label add-rater``) and
 :mod:`pianoeval.cli.label_data` (``label qc``, ``label export``, Label Studio interop,
-``anchors build``). Each registers its commands on the groups defined here.
+``anchors build``) and :mod:`pianoeval.cli.label_pairwise` (``label pairwise-scores``).
+Each registers its commands on the groups defined here.
 """
 
 from __future__ import annotations
@@ -22,3 +23,4 @@ anchors_app = typer.Typer(
 # imported for their side effect: they add their commands to the groups above
 from pianoeval.cli import label_app as _label_app  # noqa: E402, F401
 from pianoeval.cli import label_data as _label_data  # noqa: E402, F401
+from pianoeval.cli import label_pairwise as _label_pairwise  # noqa: E402, F401
