@@ -13,11 +13,7 @@ from pianoeval.label import AnswerStore
 from pianoeval.label.export import export_manifest
 from pianoeval.manifest import Segment, read_manifest, write_manifest
 
-LO = 1 / 7  # percepiano19's value_range starts at 1/7: slider 0 -> label 1/7
-
-
-def _label(v: float) -> float:
-    return LO + v * (1 - LO)
+LO = 1 / 7  # percepiano19's value_range starts at 1/7; answers are stored as labels
 
 
 def _queue() -> list[Segment]:
@@ -62,11 +58,9 @@ def test_consensus_spread_and_sources(rows: list[dict[str, Any]], tmp_path: Path
     s1, s2 = segs
     assert s1.taxonomy == "percepiano19"
     assert s1.dims == ["timing", "pace"]
-    assert s1.labels["timing"] == pytest.approx(_label(0.4))  # the median
+    assert s1.labels["timing"] == pytest.approx(0.4)  # the median
     assert s1.label_std is not None
-    assert s1.label_std["timing"] == pytest.approx(
-        float(np.std([_label(v) for v in (0.2, 0.4, 0.9)], ddof=1))
-    )
+    assert s1.label_std["timing"] == pytest.approx(float(np.std([0.2, 0.4, 0.9], ddof=1)))
     assert s1.label_std["pace"] == pytest.approx(0.0)
     assert s1.label_source == {"timing": "human", "pace": "model_verified"}
     assert s1.label_mask == {"timing": 1, "pace": 1}
@@ -77,10 +71,10 @@ def test_consensus_spread_and_sources(rows: list[dict[str, Any]], tmp_path: Path
     assert s1.license == "CC-BY-4.0"
     assert "active" not in s1.to_json_dict()  # the selector's field is not a label
 
-    assert s2.labels["timing"] == pytest.approx(_label(0.3))  # the unsure 0.9 left out
+    assert s2.labels["timing"] == pytest.approx(0.3)  # the unsure 0.9 left out
     assert s2.label_std is not None
     assert "timing" not in s2.label_std
-    assert s2.labels["pace"] == pytest.approx(_label(0.6))  # all unsure: both count
+    assert s2.labels["pace"] == pytest.approx(0.6)  # all unsure: both count
     assert s2.label_source == {"timing": "human", "pace": "human"}
     # the queue's dims stay listed; the unrated one has mask 0
     assert s2.dims == ["balance", "timing", "pace"]
@@ -97,7 +91,7 @@ def test_consensus_spread_and_sources(rows: list[dict[str, Any]], tmp_path: Path
 
 def test_mean_min_raters_and_rerates(rows: list[dict[str, Any]]) -> None:
     s1 = export_manifest(rows, _queue(), consensus="mean")[0]
-    assert s1.labels["timing"] == pytest.approx(_label(0.5))
+    assert s1.labels["timing"] == pytest.approx(0.5)
     strict = export_manifest(rows, _queue(), min_raters=2)
     s2 = strict[1]
     assert s2.label_mask["timing"] == 0
@@ -107,7 +101,7 @@ def test_mean_min_raters_and_rerates(rows: list[dict[str, Any]]) -> None:
     rerate = {**next(r for r in rows if r["segment_id"] == "s2" and r["dim"] == "timing"
                      and not r["unsure"]), "value": 0.5, "attempt": 2}  # fmt: skip
     s2 = export_manifest([*rows, rerate], _queue())[1]
-    assert s2.labels["timing"] == pytest.approx(_label(0.4))
+    assert s2.labels["timing"] == pytest.approx(0.4)
 
 
 def test_honeypots_and_unknown_segments(rows: list[dict[str, Any]]) -> None:
@@ -130,13 +124,16 @@ def test_bad_input(rows: list[dict[str, Any]]) -> None:
         export_manifest([{**s1_row, "dim": "no_such_dim"}], _queue())
     with pytest.raises(SchemaError, match="value"):
         export_manifest([{"rater_id": 1, "segment_id": "s1", "dim": "timing"}], _queue())
+    # an answer below percepiano19's 1/7 was saved on another scale
+    with pytest.raises(SchemaError, match=r"outside its label range \[0.1429, 1\]"):
+        export_manifest([{**s1_row, "value": 0.05}], _queue())
 
 
 def test_qualified_dims_of_two_taxonomies(rows: list[dict[str, Any]]) -> None:
     q = [Segment(segment_id="s1", dataset="user", midi_uri="a.mid", t0=0, t1=2,
                  provenance={"license": "MIT"})]  # fmt: skip
     mixed = [
-        {"rater_id": 1, "segment_id": "s1", "dim": "percepiano19.timing", "value": 0.0},
+        {"rater_id": 1, "segment_id": "s1", "dim": "percepiano19.timing", "value": LO},
         {"rater_id": 1, "segment_id": "s1", "dim": "execution16.timing_stability", "value": 1.0},
     ]
     seg = export_manifest(mixed, q)[0]
@@ -168,7 +165,7 @@ def test_cli_export(tmp_path: Path, tone_wav: Path) -> None:
     r = runner.invoke(app, [*args, "--admin-token", admin, "--consensus", "mean"])
     assert r.exit_code == 0, r.output
     (seg,) = read_manifest(out)  # media paths rewritten relative to the new folder
-    assert seg.labels["timing"] == pytest.approx(_label(0.5))
+    assert seg.labels["timing"] == pytest.approx(0.5)
     assert seg.n_raters == 2
     assert r.exit_code == 0
     assert runner.invoke(app, [*args]).exit_code == 2  # no admin token

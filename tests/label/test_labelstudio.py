@@ -26,6 +26,11 @@ from pianoeval.manifest import Segment
 LO = 1 / 7
 
 
+def _lab(v: float) -> float:
+    """A slider position as a percepiano19 label (the store and manifests hold labels)."""
+    return LO + v * (1 - LO)
+
+
 def _queue(tone_wav: Path) -> list[Segment]:
     return [
         Segment(segment_id=f"q{i}", dataset="user", audio_uri=tone_wav.name, t0=0.25 * i,
@@ -131,16 +136,16 @@ def test_round_trip_through_the_store(tone_wav: Path, tmp_path: Path) -> None:
     by_key = {(r["rater_name"], r["segment_id"], r["dim"]): r for r in rows}
     assert len(by_key) == 9
     a = by_key[("ls:user7", "q1", "timing")]
-    assert a["value"] == pytest.approx(0.5)
+    assert a["value"] == pytest.approx(4 / 7)  # slider 0.5 = the prediction 4/7
     assert a["source"] == "prefill_confirmed"
     assert a["model_verified"] is True
     p = by_key[("ls:user7", "q1", "pace")]
-    assert p["value"] == pytest.approx(0.3)
+    assert p["value"] == pytest.approx(_lab(0.3))
     assert p["unsure"] is True
     assert p["source"] == "rater"
     assert p["note"] == "note 1"
     b = by_key[("ls:bo@example.org", "q2", "timing")]
-    assert b["value"] == pytest.approx(0.9)
+    assert b["value"] == pytest.approx(_lab(0.9))
     assert b["model_verified"] is False
     assert not any(r["rater_name"] == "ls:user9" for r in rows)  # cancelled
 
@@ -155,7 +160,7 @@ def test_round_trip_through_the_store(tone_wav: Path, tmp_path: Path) -> None:
     assert [s.labels for s in direct] == [s.labels for s in via_store]
     assert [s.label_source for s in direct] == [s.label_source for s in via_store]
     q0 = direct[0]
-    assert q0.labels["timing"] == pytest.approx(LO + 0.7 * (1 - LO))  # median of 0.5, 0.9
+    assert q0.labels["timing"] == pytest.approx(_lab(0.7))  # median of sliders 0.5, 0.9
     assert q0.label_source == {"timing": "human", "pace": "human"}
     assert q0.n_raters == 2
 
@@ -172,7 +177,7 @@ def test_rating_widget_and_confirmed_predictions(tone_wav: Path) -> None:
         ]}
     ]  # fmt: skip
     rows = annotations_to_rows(tasks)
-    assert {r["dim"]: r["value"] for r in rows} == {"timing": 0.5, "pace": 1.0}
+    assert {r["dim"]: r["value"] for r in rows} == {"timing": pytest.approx(4 / 7), "pace": 1.0}
     assert all(r["source"] == "prefill_confirmed" for r in rows)
     (seg,) = import_to_manifest(tasks, queue)
     assert seg.label_source == {"timing": "model_verified", "pace": "model_verified"}

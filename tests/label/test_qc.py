@@ -186,9 +186,7 @@ def test_honeypot_answers_map_labels_back_to_the_slider_scale() -> None:
         label_mask={"timing": 1, "pace": 0}, provenance={"license": "MIT"},
     )  # fmt: skip
     known = honeypot_answers([seg])
-    assert known == {
-        "hp": {"timing": pytest.approx(0.5), "percepiano19.timing": pytest.approx(0.5)}
-    }
+    assert known == {"hp": {"timing": 4 / 7, "percepiano19.timing": 4 / 7}}
 
 
 def test_percepiano_answer_rows_marks_repeats_as_rerates() -> None:
@@ -198,7 +196,7 @@ def test_percepiano_answer_rows_marks_repeats_as_rerates() -> None:
     )  # fmt: skip
     rows = percepiano_answer_rows(ratings).sort_values(["rater_id", "segment_id", "attempt"])
     assert rows["attempt"].tolist() == [1, 2, 1, 1]
-    assert rows["value"].tolist() == [0.0, 0.5, 0.5, 1.0]
+    assert rows["value"].tolist() == pytest.approx([1 / 7, 4 / 7, 4 / 7, 1.0])
 
 
 @pytest.mark.data

@@ -121,13 +121,13 @@ def qc(
     ] = 0.25,
     max_agreement_mae: Annotated[
         float, typer.Option("--max-agreement-mae", min=0, help="Flag a larger MAE.")
-    ] = 0.3,
+    ] = 0.25,
     max_honeypot_error: Annotated[
         float, typer.Option("--max-honeypot-error", min=0, help="Flag a larger honeypot error.")
-    ] = 0.25,
+    ] = 0.2,
     max_rerate_diff: Annotated[
         float, typer.Option("--max-rerate-diff", min=0, help="Flag a larger re-rate difference.")
-    ] = 0.3,
+    ] = 0.25,
     min_sec_per_segment: Annotated[
         float, typer.Option("--min-sec-per-segment", min=0, help="Flag a faster pace.")
     ] = 3.0,

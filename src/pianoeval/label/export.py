@@ -7,12 +7,10 @@ Task
     every rated dimension and how it was reached.
 
 Conventions
-    - **Scale.** Answers are on the store's scale, ``[0, 1]`` by default: the slider's ends
-      are the dimension's two descriptors. Labels are written on the taxonomy's
-      ``value_range`` with the linear map ``lo + (v - s0) / (s1 - s0) * (hi - lo)``, so the
-      slider's ends are the label range's ends (``percepiano19``: ``[1/7, 1]``, where a
-      7-point answer ``r`` sits at ``(r - 1) / 6`` on the slider and lands on ``r / 7``,
-      PercePiano's own convention).
+    - **Scale.** Answers are stored on the label scale of their dimension's taxonomy (its
+      ``value_range``, ``[1/7, 1]`` for ``percepiano19``), as the labeling app saves them
+      and as manifests hold labels, so a consensus is a label as it stands. An answer
+      outside that range (beyond 1e-9) is refused: it was saved on another scale.
     - **Repeats.** A rater who answered the same segment and dimension more than once (re-rate
       rows with an ``attempt`` or ``is_rerate`` column) counts once, with the mean of their
       answers.
@@ -35,7 +33,6 @@ Conventions
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
@@ -127,13 +124,16 @@ def _resolve(dim: str, taxonomy: str | None, segment_id: str) -> Dimension:
         raise SchemaError(f"segment {segment_id!r}: answer dimension {dim!r}: {e}") from None
 
 
-def _to_label(value: float, dim: Dimension, scale: tuple[float, float]) -> float:
+def _check_label(value: float, dim: Dimension, segment_id: str) -> float:
     from pianoeval.dims import get_taxonomy
 
     lo, hi = get_taxonomy(dim.taxonomy).value_range
-    s0, s1 = scale
-    label = lo + (value - s0) / (s1 - s0) * (hi - lo)
-    return float(min(max(label, lo), hi))
+    if not lo - 1e-9 <= value <= hi + 1e-9:
+        raise SchemaError(
+            f"segment {segment_id!r}: an answer of {dim.qualified_name} is {value:.6g}, outside "
+            f"its label range [{lo:.4g}, {hi:.4g}] (answers are stored on the label scale)"
+        )
+    return float(min(max(value, lo), hi))
 
 
 def validate_segments(segments: Sequence[Segment], *, what: str = "exported manifest") -> None:
@@ -161,7 +161,6 @@ def export_manifest(
     consensus: Consensus = "median",
     min_raters: int = 1,
     honeypots: Collection[str] = (),
-    scale: tuple[float, float] = (0.0, 1.0),
 ) -> list[Segment]:
     """Build the labelled manifest rows from the store's answers and the queue.
 
@@ -178,8 +177,6 @@ def export_manifest(
         A dimension with fewer kept raters gets no label (mask 0).
     honeypots : collection of str
         More segment ids to leave out (besides queue rows that are labelled already).
-    scale : tuple of float
-        The answers' scale (the store's ``scale``).
 
     Returns
     -------
@@ -190,10 +187,10 @@ def export_manifest(
     Raises
     ------
     ParameterError
-        Bad ``consensus``, ``min_raters`` or ``scale``; a segment id twice in the queue.
+        Bad ``consensus`` or ``min_raters``; a segment id twice in the queue.
     SchemaError
-        Answer rows without the required columns, or with a dimension the queue row's
-        taxonomy does not have.
+        Answer rows without the required columns, with a dimension the queue row's taxonomy
+        does not have, or with a value outside its label range.
 
     Warns
     -----
@@ -208,8 +205,8 @@ def export_manifest(
     >>> rows = [{"rater_id": r, "segment_id": "s1", "dim": "timing", "value": v}
     ...         for r, v in [(1, 0.5), (2, 0.75), (3, 1.0)]]
     >>> seg = export_manifest(rows, q)[0]
-    >>> round(seg.labels["timing"], 4), seg.n_raters, seg.rater_id, seg.label_source
-    (0.7857, 3, '1,2,3', {'timing': 'human'})
+    >>> seg.labels["timing"], seg.n_raters, seg.rater_id, seg.label_source
+    (0.75, 3, '1,2,3', {'timing': 'human'})
     """
     from pianoeval.manifest import Segment
 
@@ -217,8 +214,6 @@ def export_manifest(
         raise ParameterError(f"consensus must be 'median' or 'mean', got {consensus!r}")
     if min_raters < 1:
         raise ParameterError(f"min_raters must be >= 1, got {min_raters}")
-    if not (math.isfinite(scale[0]) and math.isfinite(scale[1]) and scale[0] < scale[1]):
-        raise ParameterError(f"scale must be two finite numbers low < high, got {scale!r}")
     by_id: dict[str, Segment] = {}
     for seg in queue_rows:
         if seg.segment_id in by_id:
@@ -271,7 +266,7 @@ def export_manifest(
                 labels[name], mask[name] = None, 0
                 continue
             values = np.array(
-                [_to_label(v, dim, scale) for v in kept["value"].to_numpy(dtype=np.float64)]
+                [_check_label(v, dim, seg_id) for v in kept["value"].to_numpy(dtype=np.float64)]
             )
             labels[name] = float(np.median(values) if consensus == "median" else values.mean())
             mask[name] = 1

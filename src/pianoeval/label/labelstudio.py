@@ -19,10 +19,14 @@ Labeling config (:func:`labeling_config`)
 
     - ``widget="slider"`` (default): ``<Number ... min="0" max="1" step="0.01"
       slider="true"/>``, Label Studio's documented Number tag with its slider look; the
-      value is the slider position, the store's ``[0, 1]`` scale.
+      value ``v`` is the slider position between the low (0) and high (1) descriptors.
     - ``widget="rating"``: ``<Rating ... maxRating="7"/>``; a rating ``r`` of ``n`` is the
-      slider position ``(r - 1) / (n - 1)``, so 7 points map onto ``[0, 1]`` as the
-      percepiano19 labels do (``r / 7`` once exported).
+      slider position ``(r - 1) / (n - 1)``.
+
+    On import a slider position becomes a label on the dimension's taxonomy range,
+    ``lo + v * (hi - lo)`` (the scale the answer store and manifests hold), so a 7-point
+    rating ``r`` of a ``percepiano19`` dimension is the label ``r / 7``, PercePiano's own
+    convention; predictions (labels) go out the inverse way.
 
     plus ``<Choices name="unsure" choice="multiple">`` (one choice per dimension) and a
     ``<TextArea name="note">``.
@@ -330,8 +334,23 @@ def _slider_value(item: Mapping[str, Any], points: int, where: str) -> float:
     return float(v)
 
 
+def _slider_to_label(v: float, name: str, taxonomy: str | None, where: str) -> float:
+    from pianoeval.dims import get_taxonomy
+
+    try:
+        dim = _dimension(name, taxonomy)
+    except ParameterError as e:
+        raise SchemaError(f"{where}: {e}") from None
+    lo, hi = get_taxonomy(dim.taxonomy).value_range
+    return lo + v * (hi - lo)
+
+
 def annotations_to_rows(
-    tasks: Iterable[Mapping[str, Any]], *, rating_points: int = 7, source: str = "LS export"
+    tasks: Iterable[Mapping[str, Any]],
+    *,
+    taxonomy: str = "percepiano19",
+    rating_points: int = 7,
+    source: str = "LS export",
 ) -> list[dict[str, Any]]:
     """Turn Label Studio tasks with annotations into long answer rows (store export columns).
 
@@ -339,6 +358,8 @@ def annotations_to_rows(
     ----------
     tasks : iterable of mapping
         :func:`load_ls_export`'s list.
+    taxonomy : str
+        Where the control names (plain dimension names) are looked up, for their label range.
     rating_points : int
         Points of a Rating widget (to map ratings onto ``[0, 1]``).
     source : str
@@ -348,7 +369,8 @@ def annotations_to_rows(
     -------
     list of dict
         ``rater_id`` (the LS rater key), ``rater_name``, ``segment_id``, ``dim``, ``value``,
-        ``unsure``, ``source``, ``model_verified``, ``note``, ``created``, ``updated``.
+        ``unsure``, ``source``, ``model_verified``, ``note``, ``created``, ``updated``;
+        ``value`` on the label scale.
     """
     rows: list[dict[str, Any]] = []
     for t_index, task in enumerate(tasks):
@@ -398,7 +420,7 @@ def annotations_to_rows(
                         "rater_name": rater,
                         "segment_id": seg_id,
                         "dim": dim,
-                        "value": value,
+                        "value": _slider_to_label(value, dim, taxonomy, where),
                         "unsure": dim in unsure,
                         "source": "prefill_confirmed" if confirmed else "rater",
                         "model_verified": confirmed,
@@ -415,6 +437,7 @@ def import_into_store(
     admin: Rater,
     tasks: Iterable[Mapping[str, Any]],
     *,
+    taxonomy: str = "percepiano19",
     rating_points: int = 7,
     source: str = "LS export",
 ) -> dict[str, int]:
@@ -423,7 +446,7 @@ def import_into_store(
     Each Label Studio rater becomes a store rater named by their key (``ls:<email>``),
     created on first import and reused after (found through ``admin``'s export rows), so
     importing the same export twice replaces answers instead of duplicating raters. Values
-    are mapped onto the store's scale.
+    are saved on the label scale, as the labeling app saves them.
 
     Returns
     -------
@@ -432,9 +455,8 @@ def import_into_store(
     """
     from pianoeval.label.store import Rater
 
-    rows = annotations_to_rows(tasks, rating_points=rating_points, source=source)
+    rows = annotations_to_rows(tasks, taxonomy=taxonomy, rating_points=rating_points, source=source)
     known = {r["rater_name"]: int(r["rater_id"]) for r in store.export_rows(admin)}
-    low, high = store.scale
     raters: dict[str, Rater] = {}
     new = 0
     notes: dict[tuple[str, str], str] = {}
@@ -451,7 +473,7 @@ def import_into_store(
             raters[key],
             row["segment_id"],
             row["dim"],
-            low + row["value"] * (high - low),
+            row["value"],
             unsure=row["unsure"],
             confirmed_prefill=row["model_verified"],
         )
@@ -466,6 +488,7 @@ def import_to_manifest(
     tasks: Iterable[Mapping[str, Any]],
     queue_rows: Sequence[Segment],
     *,
+    taxonomy: str = "percepiano19",
     rating_points: int = 7,
     source: str = "LS export",
     **kwargs: Any,
@@ -473,5 +496,5 @@ def import_to_manifest(
     """Label Studio annotations straight to manifest rows (:func:`export_manifest` rules)."""
     from pianoeval.label.export import export_manifest
 
-    rows = annotations_to_rows(tasks, rating_points=rating_points, source=source)
+    rows = annotations_to_rows(tasks, taxonomy=taxonomy, rating_points=rating_points, source=source)
     return export_manifest(rows, queue_rows, **kwargs)

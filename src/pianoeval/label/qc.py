@@ -9,7 +9,7 @@ Input
     A pandas DataFrame (or rows) with ``rater_id, segment_id, dim, value`` and optionally
     ``rater_name``, ``created`` (ISO 8601, for pace), ``attempt`` (1 for the first answer, 2
     for a re-rate ...) or ``is_rerate``, ``is_honeypot`` and ``known_value`` (the honeypot's
-    known answer on the same scale). Honeypot known answers can also be given as a mapping
+    known answer, on the same label scale). Honeypot known answers can also be given as a mapping
     (:func:`honeypot_answers` reads them from a manifest). Plain columns, so QC does not
     depend on how the app stores attempts.
 
@@ -31,15 +31,15 @@ Per rater
     - **Pace**: median seconds between the first answers of consecutive segments (from
       ``created``); rating faster than a clip can be heard is a warning sign.
 
-Thresholds (:class:`QCThresholds`, on the store's ``[0, 1]`` scale)
-    ``agreement_r < 0.25``, ``agreement_mae > 0.3``, ``honeypot_error > 0.25``,
-    ``rerate_diff > 0.3``, ``sec_per_segment < 3``. Agreement is judged only for raters with
+Thresholds (:class:`QCThresholds`, in label units: ``percepiano19`` labels are ratings / 7)
+    ``agreement_r < 0.25``, ``agreement_mae > 0.25``, ``honeypot_error > 0.2``,
+    ``rerate_diff > 0.25``, ``sec_per_segment < 3``. Agreement is judged only for raters with
     at least ``min_answers`` (10) compared answers, honeypots and re-rates with at least one.
     PercePiano's expert panel (:func:`percepiano_answer_rows`, 63 raters) sets the scale of
     normal: its raters' agreement r spans 0.13-0.72 (5th percentile 0.24, median 0.45), MAE
-    0.13-0.30 (95th percentile 0.29), re-rate difference 0.01-0.37 (95th percentile 0.30);
-    the defaults flag roughly the worst 5 % of such a panel on each figure. A 0.25 honeypot
-    error is 1.5 points of a 7-point scale.
+    0.11-0.26 (95th percentile 0.245), re-rate difference 0.01-0.32 (95th percentile 0.26);
+    the defaults flag roughly the worst 5 % of such a panel on each figure. A 0.2 honeypot
+    error is 1.4 points of a 7-point scale.
 """
 
 from __future__ import annotations
@@ -84,9 +84,9 @@ class QCThresholds:
     """Limits below (or above) which a rater is flagged; see the module docstring."""
 
     min_agreement_r: float = 0.25
-    max_agreement_mae: float = 0.3
-    max_honeypot_error: float = 0.25
-    max_rerate_diff: float = 0.3
+    max_agreement_mae: float = 0.25
+    max_honeypot_error: float = 0.2
+    max_rerate_diff: float = 0.25
     min_sec_per_segment: float = 3.0
     min_answers: int = 10
 
@@ -379,25 +379,22 @@ def _flags(r: RaterQC, th: QCThresholds) -> list[str]:
     out = []
     if r.n_compared >= th.min_answers:
         if r.agreement_r < th.min_agreement_r:
-            out.append(f"agreement r {r.agreement_r:.2f} < {th.min_agreement_r}")
+            out.append(f"agreement r {r.agreement_r:.3f} < {th.min_agreement_r}")
         if r.agreement_mae > th.max_agreement_mae:
-            out.append(f"agreement MAE {r.agreement_mae:.2f} > {th.max_agreement_mae}")
+            out.append(f"agreement MAE {r.agreement_mae:.3f} > {th.max_agreement_mae}")
     if r.n_honeypot and r.honeypot_error > th.max_honeypot_error:
-        out.append(f"honeypot error {r.honeypot_error:.2f} > {th.max_honeypot_error}")
+        out.append(f"honeypot error {r.honeypot_error:.3f} > {th.max_honeypot_error}")
     if r.n_rerate and r.rerate_diff > th.max_rerate_diff:
-        out.append(f"re-rate difference {r.rerate_diff:.2f} > {th.max_rerate_diff}")
+        out.append(f"re-rate difference {r.rerate_diff:.3f} > {th.max_rerate_diff}")
     if math.isfinite(r.sec_per_segment) and r.sec_per_segment < th.min_sec_per_segment:
         out.append(f"pace {r.sec_per_segment:.1f} s/segment < {th.min_sec_per_segment}")
     return out
 
 
-def honeypot_answers(
-    segments: Sequence[Segment], *, scale: tuple[float, float] = (0.0, 1.0)
-) -> dict[str, dict[str, float]]:
-    """Known answers of labelled manifest rows, on the answers' scale.
+def honeypot_answers(segments: Sequence[Segment]) -> dict[str, dict[str, float]]:
+    """Known answers of labelled manifest rows: ``{segment_id: {dim: label}}``.
 
-    Labels lie on their taxonomy's ``value_range``; they are mapped back onto ``scale``
-    (the inverse of :func:`pianoeval.label.export.export_manifest`'s map). Each answer is
+    Answers and labels share the label scale, so the labels are the known answers. Each is
     keyed by the plain and the qualified dimension name, so store rows may use either.
     """
     from pianoeval.dims import resolve_dimension
@@ -410,11 +407,7 @@ def honeypot_answers(
             if value is None:
                 continue
             dim = resolve_dimension(name, seg.taxonomy)
-            from pianoeval.dims import get_taxonomy
-
-            lo, hi = get_taxonomy(dim.taxonomy).value_range
-            v = scale[0] + (float(value) - lo) / (hi - lo) * (scale[1] - scale[0])
-            known[dim.name] = known[dim.qualified_name] = v
+            known[dim.name] = known[dim.qualified_name] = float(value)
         if known:
             out[seg.segment_id] = known
     return out
@@ -431,9 +424,10 @@ def percepiano_answer_rows(ratings: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        ``rater_id, segment_id, dim, value, attempt``: the answer ``r`` at ``(r - 1) / 6``
-        (the slider position of a 7-point answer), ``attempt`` the rank of the CSV row among
-        the rater's submissions of that segment (repeated submissions are re-rates).
+        ``rater_id, segment_id, dim, value, attempt``: the answer ``r`` as the label ``r / 7``
+        (PercePiano's label scale, on which the app stores answers), ``attempt`` the rank of
+        the CSV row among the rater's submissions of that segment (repeated submissions are
+        re-rates).
     """
     df = ratings.rename(columns={"rater": "rater_id", "segment": "segment_id", "dimension": "dim"})
     attempt = (
@@ -443,7 +437,7 @@ def percepiano_answer_rows(ratings: pd.DataFrame) -> pd.DataFrame:
     )
     df = df.merge(attempt, on=["rater_id", "segment_id", "row"], how="left")
     return df.assign(
-        value=(df["answer"].astype(np.float64) - 1.0) / 6.0, attempt=df["attempt"].astype(int)
+        value=df["answer"].astype(np.float64) / 7.0, attempt=df["attempt"].astype(int)
     )[["rater_id", "segment_id", "dim", "value", "attempt"]]
 
 
