@@ -400,3 +400,21 @@ def test_anchors_are_listed_and_playable(make_client: Any, db: Path, media: Path
 
     assert len(sf.read(io.BytesIO(r.content))[0]) == round(0.25 * SR)
     assert client.get(high["url"]).status_code == 401
+
+
+def test_raters_asking_at_once_never_exceed_n_raters(make_client: Any, db: Path) -> None:
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"r{i}" for i in range(8)]
+    tok = tokens(db, *names)
+    client = make_client(n_raters=2)
+
+    def first_item(name: str) -> str | None:
+        got = client.get("/api/next", headers=auth(tok[name])).json()
+        return None if got["done"] else str(got["item"]["segment_id"])
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(first_item, names))
+    # three segments x two raters: six raters get one, two get nothing
+    assert Counter(got) == Counter({"s1": 2, "s2": 2, "s3": 2, None: 2})

@@ -134,6 +134,7 @@ def test_media_route_refuses_uris_outside_the_roots(
         if r.status_code == 403:
             assert r.json()["error"] == "forbidden"
             assert "refused" in r.json()["detail"]
+            assert str(layout["root"]) not in r.text  # no server path leaks to the rater
         client.post("/api/skip", json={"segment_id": item["segment_id"]}, headers=headers)
     assert statuses == {"climb": 403, "absolute": 403, "file-uri": 403, "symlink": 403,
                         "good": 200}  # fmt: skip

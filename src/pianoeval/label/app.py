@@ -170,7 +170,7 @@ class LabelService:
 
         Raises LabelPermissionError when the segment was never given to this rater.
         """
-        events = [e for e in self.store.events_of(rater) if e.segment_id == segment_id]
+        events = self.store.events_of(rater, segment_id=segment_id)
         given = [i for i, e in enumerate(events) if e.kind in ("assign", "assign_rerate")]
         if not given:
             raise LabelPermissionError(f"segment {segment_id!r} was not given to you")
@@ -552,24 +552,31 @@ def export(request: Request, rater: RaterDep) -> dict[str, Any]:
     return _service(request).export(rater)
 
 
-def _handler(status: int, kind: str) -> Any:
+def _handler(status: int, kind: str, public: str | None = None) -> Any:
+    """Answer ``status`` with the error's message, or with ``public`` (the message logged)."""
+
     async def handle(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": kind, "detail": str(exc)}, status_code=status)
+        if public is not None:
+            log.warning("%s %s: %s", request.method, request.url.path, exc)
+        detail = str(exc) if public is None else public
+        return JSONResponse({"error": kind, "detail": detail}, status_code=status)
 
     return handle
 
 
 def _install_label_handlers(app: FastAPI) -> None:
-    statuses: list[tuple[type[Exception], int, str]] = [
-        (UnknownTokenError, 401, "unauthorized"),
-        (LabelPermissionError, 403, "forbidden"),
-        (MediaAccessError, 403, "forbidden"),
-        (MediaNotFoundError, 404, "not_found"),
-        (UnknownSegmentError, 404, "not_found"),
-        (LabelConflictError, 409, "conflict"),
+    # media errors hold server paths (the roots, the resolved file): raters get a fixed
+    # message, the server's log the full one
+    statuses: list[tuple[type[Exception], int, str, str | None]] = [
+        (UnknownTokenError, 401, "unauthorized", None),
+        (LabelPermissionError, 403, "forbidden", None),
+        (MediaAccessError, 403, "forbidden", "media outside the configured media roots: refused"),
+        (MediaNotFoundError, 404, "not_found", "media file not found or unreadable"),
+        (UnknownSegmentError, 404, "not_found", None),
+        (LabelConflictError, 409, "conflict", None),
     ]
-    for cls, status, kind in statuses:
-        app.add_exception_handler(cls, _handler(status, kind))
+    for cls, status, kind, public in statuses:
+        app.add_exception_handler(cls, _handler(status, kind, public))
 
 
 def create_label_app(

@@ -595,14 +595,23 @@ class AnswerStore:
             event_id = int(cur.lastrowid or 0)
         return Event(event_id, rater.id, segment_id, kind, now)
 
-    def events_of(self, rater: Rater, *, kinds: tuple[str, ...] | None = None) -> list[Event]:
-        """Return a rater's own events in the order they were logged (optionally some kinds)."""
+    def events_of(
+        self,
+        rater: Rater,
+        *,
+        kinds: tuple[str, ...] | None = None,
+        segment_id: str | None = None,
+    ) -> list[Event]:
+        """Return a rater's own events in the order they were logged (some kinds, one segment)."""
         rater = self._check_rater(rater)
         sql = "SELECT * FROM events WHERE rater_id = ?"
         params: tuple[Any, ...] = (rater.id,)
         if kinds is not None:
             sql += f" AND kind IN ({', '.join('?' * len(kinds))})"
             params += tuple(kinds)
+        if segment_id is not None:
+            sql += " AND segment_id = ?"
+            params += (segment_id,)
         return [_event(r) for r in self._rows(sql + " ORDER BY id", params)]
 
     def events_of_kinds(self, kinds: tuple[str, ...]) -> list[Event]:
