@@ -168,6 +168,18 @@ def test_cli_export(tmp_path: Path, tone_wav: Path) -> None:
     assert seg.labels["timing"] == pytest.approx(0.5)
     assert seg.n_raters == 2
     assert r.exit_code == 0
+    # answers to the app's honeypots (not in the queue) are left out without a warning
+    hp = tmp_path / "honeypots.jsonl"
+    write_manifest(hp, [Segment(segment_id="hp1", dataset="user", audio_uri=str(tone_wav),
+                                t0=0, t1=2, taxonomy="percepiano19", dims=["timing"],
+                                labels={"timing": 0.5}, label_mask={"timing": 1},
+                                provenance={"license": "MIT"})])  # fmt: skip
+    with AnswerStore(db) as store:
+        store.save_answer(store.require_rater(store.add_rater("cy")[1]), "hp1", "timing", 0.9)
+    r = runner.invoke(app, [*args, "--admin-token", admin, "--honeypots", str(hp)])
+    assert r.exit_code == 0, r.output
+    assert "not in the queue" not in r.output
+    assert [s.segment_id for s in read_manifest(out)] == ["s1"]
     assert runner.invoke(app, [*args]).exit_code == 2  # no admin token
     assert runner.invoke(app, [*args, "--admin-token", admin, "--consensus", "mode"]).exit_code == 2
     bad_queue = tmp_path / "bad.jsonl"

@@ -149,6 +149,13 @@ def test_round_trip_through_the_store(tone_wav: Path, tmp_path: Path) -> None:
     assert b["model_verified"] is False
     assert not any(r["rater_name"] == "ls:user9" for r in rows)  # cancelled
 
+    # only an admin imports
+    from pianoeval.label import LabelPermissionError
+
+    ana = store.require_rater(store.add_rater("ana")[1])
+    with pytest.raises(LabelPermissionError, match="admin"):
+        import_into_store(store, ana, tasks)
+
     # importing again replaces, never duplicates raters
     assert import_into_store(store, admin, tasks)["new_raters"] == 0
     assert len(store.export_rows(admin)) == 9

@@ -271,3 +271,27 @@ def test_cli_qc(tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.Mo
     ):
         r = runner.invoke(app, ["label", "qc", *args])
         assert r.exit_code == code, (args, r.output)
+
+
+def test_store_rerates_reach_qc(tmp_path: Path) -> None:
+    from pianoeval.label.qc import store_answer_rows
+
+    store = AnswerStore(tmp_path / "answers.sqlite")
+    admin = store.require_rater(store.add_rater("lab", admin=True)[1])
+    ana = store.require_rater(store.add_rater("ana")[1])
+    ben = store.require_rater(store.add_rater("ben")[1])
+    for i in range(4):
+        store.save_answer(ana, f"s{i}", "timing", 0.2 + 0.1 * i)
+        store.save_answer(ben, f"s{i}", "timing", 0.25 + 0.1 * i)
+    store.save_answer(ana, "s0", "timing", 0.8, rerate=True)  # |0.8 - 0.2| = 0.6
+    store.save_answer(ana, "s1", "timing", 0.4, rerate=True)  # |0.4 - 0.3| = 0.1
+    rows = store_answer_rows(store, admin)
+    store.close()
+    assert sorted(r["attempt"] for r in rows) == [1] * 8 + [2, 2]
+    report = qc_report(rows, thresholds=QCThresholds(min_sec_per_segment=0))
+    by_name = {r.rater_name: r for r in report.raters}
+    assert by_name["ana"].n_rerate == 2
+    assert by_name["ana"].rerate_diff == pytest.approx(0.35)
+    assert by_name["ana"].flags == ["re-rate difference 0.350 > 0.25"]
+    assert by_name["ben"].n_rerate == 0
+    assert not by_name["ben"].flags

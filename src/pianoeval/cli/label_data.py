@@ -71,9 +71,12 @@ def _existing(path: Path, what: str, hint: str) -> None:
         raise typer.BadParameter(f"{path}: {what} does not exist", param_hint=hint)
 
 
-def _store_rows(db: Path, admin_token: str | None) -> list[dict[str, Any]]:
-    """Open the store and return its export rows, as an admin."""
+def _store_rows(
+    db: Path, admin_token: str | None, *, rerates: bool = False
+) -> list[dict[str, Any]]:
+    """Open the store and return its export rows (with re-rates as attempt 2), as an admin."""
     from pianoeval.label import AnswerStore, LabelPermissionError, UnknownTokenError
+    from pianoeval.label.qc import store_answer_rows
 
     _existing(db, "answer store", "--db")
     if not admin_token:
@@ -88,7 +91,7 @@ def _store_rows(db: Path, admin_token: str | None) -> list[dict[str, Any]]:
             raise UnknownTokenError(f"{db}: --admin-token belongs to no rater of this store")
         if not admin.is_admin:
             raise LabelPermissionError(f"{db}: --admin-token is not an admin's token")
-        return store.export_rows(admin)
+        return store_answer_rows(store, admin) if rerates else store.export_rows(admin)
 
 
 def _read(path: Path, hint: str, *, check_media: bool = False) -> list[Segment]:
@@ -145,7 +148,7 @@ def qc(
     if repeats not in ("mean", "first"):
         raise typer.BadParameter("must be mean or first", param_hint="--repeats")
     known = honeypot_answers(_read(honeypots, "--honeypots")) if honeypots else None
-    rows = _store_rows(db, admin_token)
+    rows = _store_rows(db, admin_token, rerates=True)
     thresholds = QCThresholds(
         min_agreement_r=min_agreement_r,
         max_agreement_mae=max_agreement_mae,
@@ -204,13 +207,20 @@ def export(
     min_raters: Annotated[
         int, typer.Option("--min-raters", min=1, help="Fewer answers: no label (mask 0).")
     ] = 1,
+    honeypots: Annotated[
+        Path | None,
+        typer.Option("--honeypots", help="The app's honeypot manifest (its rows left out)."),
+    ] = None,
 ) -> None:
     """Write the manifest training reads: consensus labels, spread, raters, provenance."""
     from pianoeval.label.export import export_manifest
 
     segments = _read(queue, "--queue")
-    rows = _store_rows(db, admin_token)
-    labelled = export_manifest(rows, segments, consensus=consensus.value, min_raters=min_raters)
+    extra = {s.segment_id for s in _read(honeypots, "--honeypots")} if honeypots else set()
+    rows = [r for r in _store_rows(db, admin_token) if r["segment_id"] not in extra]
+    labelled = export_manifest(
+        rows, segments, consensus=consensus.value, min_raters=min_raters, honeypots=extra
+    )
     _write_relative(labelled, queue, out)
     typer.echo(f"wrote {len(labelled)} labelled segment(s) to {out}", err=True)
 

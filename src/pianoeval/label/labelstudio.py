@@ -444,7 +444,7 @@ def import_into_store(
     """Save Label Studio annotations into the answer store; return counts.
 
     Each Label Studio rater becomes a store rater named by their key (``ls:<email>``),
-    created on first import and reused after (found through ``admin``'s export rows), so
+    created on first import and reused after (found by name), so
     importing the same export twice replaces answers instead of duplicating raters. Values
     are saved on the label scale, as the labeling app saves them.
 
@@ -453,10 +453,13 @@ def import_into_store(
     dict
         ``{"answers": n, "raters": n, "new_raters": n, "notes": n}``.
     """
-    from pianoeval.label.store import Rater
+    from pianoeval.label.store import LabelPermissionError, Rater
 
     rows = annotations_to_rows(tasks, taxonomy=taxonomy, rating_points=rating_points, source=source)
-    known = {r["rater_name"]: int(r["rater_id"]) for r in store.export_rows(admin)}
+    everyone = store.raters()
+    if not any(r.id == admin.id and r.is_admin for r in everyone):
+        raise LabelPermissionError(f"importing needs an admin; rater {admin.id} is not one")
+    known = {r.name: r.id for r in everyone}
     raters: dict[str, Rater] = {}
     new = 0
     notes: dict[tuple[str, str], str] = {}

@@ -60,6 +60,7 @@ from pianoeval.label.export import answers_frame
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pianoeval.label.store import AnswerStore, Rater
     from pianoeval.manifest import Segment
 
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "qc_report",
     "qc_report_html",
     "save_qc_plots",
+    "store_answer_rows",
 ]
 
 Repeats = Literal["mean", "first"]
@@ -389,6 +391,23 @@ def _flags(r: RaterQC, th: QCThresholds) -> list[str]:
     if math.isfinite(r.sec_per_segment) and r.sec_per_segment < th.min_sec_per_segment:
         out.append(f"pace {r.sec_per_segment:.1f} s/segment < {th.min_sec_per_segment}")
     return out
+
+
+def store_answer_rows(store: AnswerStore, admin: Rater) -> list[dict[str, Any]]:
+    """Every answer of the store as QC rows: first answers, and re-rates as ``attempt`` 2.
+
+    :meth:`~pianoeval.label.store.AnswerStore.export_rows` gives the first answers (attempt
+    1) and, where the store keeps re-rating answers apart,
+    ``export_rerate_rows`` the second ones (attempt 2). Admin only.
+    """
+    rows = [{**r, "attempt": 1} for r in store.export_rows(admin)]
+    rerates = getattr(store, "export_rerate_rows", None)
+    if rerates is not None:
+        rows += [
+            {k: v for k, v in r.items() if not k.startswith("first_")} | {"attempt": 2}
+            for r in rerates(admin)
+        ]
+    return rows
 
 
 def honeypot_answers(segments: Sequence[Segment]) -> dict[str, dict[str, float]]:
