@@ -112,7 +112,22 @@ def test_write_and_read_round_trip_and_bad_files(tone_wav: Path, tmp_path: Path)
     anchors = build_anchors(_rows(tone_wav), dims=["timing"], base_dir=tone_wav.parent)
     path = write_anchors(anchors, tmp_path / "anchors.json")
     back = read_anchors(path)
-    assert back == json.loads(json.dumps(anchors))
+    # clips inside the anchors' folder are written relative to it (the folder can move)
+    assert tone_wav.parent == tmp_path
+    assert {a["clip_uri"] for a in back["timing"].values()} == {"tone.wav"}
+    for level in LEVELS:
+        assert {**back["timing"][level], "clip_uri": None} == {
+            **json.loads(json.dumps(anchors["timing"][level])),
+            "clip_uri": None,
+        }
+    # the labeling app reads the file and finds the clip
+    from pianoeval.label.queue import load_anchors
+
+    app_view = load_anchors(path)
+    low = app_view["timing"]["low"]
+    assert (low.clip_uri, low.base_dir, low.t0) == ("tone.wav", tmp_path, 0.0)
+    kept = read_anchors(write_anchors(anchors, tmp_path / "abs.json", relative=False))
+    assert kept == json.loads(json.dumps(anchors))
     # descriptions are editable by hand
     back["timing"]["low"]["desc"] = "Steady as a metronome."
     path.write_text(json.dumps(back), encoding="utf-8")

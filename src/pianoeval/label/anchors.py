@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from pianoeval.errors import ParameterError, PianoEvalWarning, SchemaError
+from pianoeval.errors import ParameterError, PianoEvalError, PianoEvalWarning, SchemaError
 
 if TYPE_CHECKING:
     from pianoeval.dims import Dimension
@@ -399,15 +399,31 @@ def _check_anchors(data: Any, where: str) -> dict[str, dict[str, dict[str, Any]]
     return data
 
 
-def write_anchors(anchors: Mapping[str, Any], path: str | Path) -> Path:
-    """Validate and write ``anchors.json`` atomically (indented, editable by hand)."""
+def write_anchors(anchors: Mapping[str, Any], path: str | Path, *, relative: bool = True) -> Path:
+    """Validate and write ``anchors.json`` atomically (indented, editable by hand).
+
+    With ``relative``, a ``clip_uri`` inside the file's folder (the rendered clips) is
+    written as a path relative to it, so the folder can move as a whole; the labeling app
+    resolves relative clip URIs against the anchors file's folder.
+    """
     from pianoeval.manifest import atomic_write
+    from pianoeval.manifest.uri import path_to_uri, uri_to_path
 
     p = Path(path)
-    _check_anchors(json.loads(json.dumps(anchors)), str(p))
+    data = json.loads(json.dumps(anchors))
+    _check_anchors(data, str(p))
+    if relative:
+        base = p.parent.resolve()
+        for levels in data.values():
+            for a in levels.values():
+                try:
+                    clip = uri_to_path(a["clip_uri"], base)
+                except PianoEvalError:
+                    continue
+                a["clip_uri"] = path_to_uri(clip, base)
     p.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(p) as fh:
-        fh.write(json.dumps(anchors, indent=2, ensure_ascii=False) + "\n")
+        fh.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return p
 
 
