@@ -218,6 +218,20 @@ def test_write_project(tone_wav: Path, tmp_path: Path) -> None:
     )
     tasks = json.loads(tasks_path.read_text(encoding="utf-8"))
     assert [t["data"]["segment_id"] for t in tasks] == ["q0", "q1", "q2"]
+    # every clip cut to its span (Label Studio plays whole files), samples untouched
+    import numpy as np
+    import soundfile as sf
+
+    source, sr = sf.read(tone_wav)
+    for task, seg in zip(tasks, _queue(tone_wav), strict=True):
+        clip = Path(task["data"]["audio"])
+        assert clip.parent == (tmp_path / "ls" / "media").resolve()
+        y, clip_sr = sf.read(clip)
+        assert clip_sr == sr
+        assert len(y) == round(seg.t1 * sr) - round(seg.t0 * sr)
+        np.testing.assert_allclose(y, source[round(seg.t0 * sr) : round(seg.t1 * sr)], atol=1e-4)
+        assert (task["data"]["t0"], task["data"]["t1"]) == (0.0, seg.t1 - seg.t0)
+        assert (task["data"]["source_t0"], task["data"]["source_t1"]) == (seg.t0, seg.t1)
     names = [n.get("name") for n in ET.parse(config_path).getroot().iter("Number")]
     assert names == ["timing", "pace"]
 
@@ -272,3 +286,27 @@ def test_cli_ls_export_and_import(tone_wav: Path, tmp_path: Path) -> None:
     r = runner.invoke(app, ["label", "ls-export", "--queue", str(midi_queue), "--out-dir",
                             str(out_dir)])  # fmt: skip
     assert r.exit_code == 1  # the MIDI file is missing: a bad input
+
+
+@pytest.mark.backend
+def test_midi_only_rows_are_rendered_for_label_studio(tmp_path: Path) -> None:
+    pytest.importorskip("fluidsynth")
+    import pretty_midi
+    import soundfile as sf
+
+    pm = pretty_midi.PrettyMIDI()
+    piano = pretty_midi.Instrument(program=0)
+    piano.notes += [pretty_midi.Note(velocity=90, pitch=60 + k, start=0.3 * k, end=0.3 * k + 0.25)
+                    for k in range(6)]  # fmt: skip
+    pm.instruments.append(piano)
+    pm.write(str(tmp_path / "m.mid"))
+    seg = Segment(segment_id="m1", dataset="user", midi_uri="m.mid", t0=0.3, t1=1.5,
+                  provenance={"license": "CC0-1.0"})  # fmt: skip
+    (task,) = queue_to_tasks([seg], base_dir=tmp_path, media_dir=tmp_path / "media",
+                             url_prefix="/data/local-files/?d=")  # fmt: skip
+    assert task["data"]["audio"].startswith("/data/local-files/?d=m1_")
+    clip = tmp_path / "media" / task["data"]["audio"].removeprefix("/data/local-files/?d=")
+    y, sr = sf.read(clip)
+    assert len(y) == round(1.2 * sr)
+    assert float((y**2).mean()) > 1e-6
+    assert (task["data"]["t0"], task["data"]["t1"]) == (0.0, pytest.approx(1.2))

@@ -20,7 +20,9 @@ How examples are picked (per dimension)
 
 Format (``anchors.json``)
     ``{dim: {"low"|"mid"|"high": {"clip_uri", "t0", "t1", "desc", ...}}}``: ``clip_uri`` a
-    ``file://`` URI, ``t0``/``t1`` seconds within it, ``desc`` one editable sentence. Extra
+    ``file://`` URI or a path relative to the file's folder (:func:`write_anchors` writes
+    clips inside that folder so), ``t0``/``t1`` seconds within it, ``desc`` one editable
+    sentence. Extra
     keys are kept and allowed by :func:`read_anchors`: ``segment_id``, ``value`` (the label),
     ``percentile``, ``source`` (human, pseudo, picked) and ``license`` (the clip's licence,
     from the row's provenance; licence hygiene travels with the clip).

@@ -6,12 +6,13 @@ Task
 
 Tasks (:func:`queue_to_tasks`)
     One task per queue row: ``data.audio`` (the media the rater hears), ``data.segment_id``,
-    ``data.t0``/``data.t1`` (seconds; Label Studio plays the whole file, so a clip should be
-    cut first: MIDI-only rows are rendered to exactly ``t0``-``t1`` when a ``media_dir`` is
-    given, audio rows are referenced with their span in ``data``), ``data.dataset``,
-    ``data.license``. A queue row's ``active.predicted`` (``{"<taxonomy>.<dim>": label}``,
-    from ``pianoeval select``) becomes a Label Studio ``predictions`` entry, so the sliders
-    start at the model's values.
+    ``data.t0``/``data.t1`` (seconds within ``data.audio``), ``data.source_t0``/``source_t1``
+    (the span in the source), ``data.dataset``, ``data.license``. Label Studio plays whole
+    files, so with a ``media_dir`` every clip is cut to exactly its span first (audio
+    cropped, MIDI-only rows rendered); without one, audio rows point at their source. A
+    queue row's ``active.predicted`` (``{"<taxonomy>.<dim>": label}``, from ``pianoeval
+    select``) becomes a Label Studio ``predictions`` entry, so the sliders start at the
+    model's values.
 
 Labeling config (:func:`labeling_config`)
     ``<Audio name="audio" value="$audio"/>`` and, per dimension, a header with its low and
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "annotations_to_rows",
+    "crop_audio",
     "import_into_store",
     "import_to_manifest",
     "labeling_config",
@@ -198,8 +200,10 @@ def queue_to_tasks(
     taxonomy, widget, rating_points
         As in :func:`labeling_config`.
     media_dir : path-like, optional
-        Render MIDI-only rows (``t0``-``t1``) here with FluidSynth
-        (:func:`pianoeval.label.anchors.render_clip`); without it such rows are refused.
+        Cut every clip to exactly ``t0``-``t1`` here (Label Studio plays whole files): audio
+        rows cropped (:func:`crop_audio`), MIDI-only rows rendered with FluidSynth
+        (:func:`pianoeval.label.anchors.render_clip`). Without it audio rows point at their
+        source with the span in ``data`` and MIDI-only rows are refused.
     url_prefix : str, optional
         ``data.audio`` becomes ``url_prefix`` + the file's path relative to ``media_dir``
         (rendered) or ``base_dir`` (audio rows), e.g. Label Studio's local-files route
@@ -216,7 +220,11 @@ def queue_to_tasks(
     names = list(dims) if dims is not None else queue_dims(queue_rows, taxonomy=taxonomy)
     tasks = []
     for seg in queue_rows:
-        if seg.audio_uri:
+        if seg.audio_uri and media_dir is not None:
+            root = Path(media_dir).resolve()
+            path = crop_audio(uri_to_path(seg.audio_uri, base), seg.t0, seg.t1, root,
+                              seg.segment_id)  # fmt: skip
+        elif seg.audio_uri:
             path = uri_to_path(seg.audio_uri, base).resolve()
             root = base.resolve()
         elif seg.midi_uri:
@@ -238,13 +246,13 @@ def queue_to_tasks(
             audio = url_prefix + rel.as_posix()
         else:
             audio = str(path)
-        rendered = not seg.audio_uri
+        cut = media_dir is not None
         data = {
             "audio": audio,
             "segment_id": seg.segment_id,
-            # a rendered clip is cut already: it plays from 0
-            "t0": 0.0 if rendered else seg.t0,
-            "t1": seg.t1 - seg.t0 if rendered else seg.t1,
+            # a rendered or cropped clip is cut already: it plays from 0
+            "t0": 0.0 if cut else seg.t0,
+            "t1": seg.t1 - seg.t0 if cut else seg.t1,
             "source_t0": seg.t0,
             "source_t1": seg.t1,
             "dataset": seg.dataset,
@@ -256,6 +264,46 @@ def queue_to_tasks(
             task["predictions"] = preds
         tasks.append(task)
     return tasks
+
+
+def crop_audio(
+    audio_path: str | Path, t0: float, t1: float, out_dir: str | Path, name: str
+) -> Path:
+    """Cut ``[t0, t1)`` of an audio file into a WAV in ``out_dir``; return its path.
+
+    The samples are copied as they are (no resampling, no gain). The file name carries a
+    hash of the source's path, size, modification time and the span, so a clip is cut once.
+
+    Raises
+    ------
+    AudioError
+        The source cannot be read (the message names it).
+    """
+    import hashlib
+    import re
+
+    import soundfile as sf
+
+    from pianoeval.errors import AudioError
+
+    src = Path(audio_path).resolve()
+    try:
+        st = src.stat()
+        info = sf.info(str(src))
+    except (OSError, RuntimeError) as e:  # soundfile raises LibsndfileError (a RuntimeError)
+        raise AudioError(src, f"cannot read the audio file ({e})") from None
+    key = f"{src}|{st.st_size}|{st.st_mtime_ns}|{t0:.6f}|{t1:.6f}".encode()
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "clip"
+    out = Path(out_dir) / f"{safe}_{hashlib.sha256(key).hexdigest()[:10]}.wav"
+    if out.is_file():
+        return out
+    start, stop = round(t0 * info.samplerate), round(t1 * info.samplerate)
+    y, sr = sf.read(str(src), start=start, stop=min(stop, info.frames), always_2d=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp.wav")
+    sf.write(tmp, y, sr, subtype="FLOAT" if info.subtype == "FLOAT" else "PCM_16")
+    tmp.replace(out)
+    return out
 
 
 def write_ls_project(
