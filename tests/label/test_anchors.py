@@ -250,3 +250,17 @@ def test_cli_anchors_build(tone_wav: Path, tmp_path: Path) -> None:
     r = runner.invoke(app, ["anchors", "build", "--manifest", str(bad), "--out", str(out)])
     assert r.exit_code == 1
     assert "bad.jsonl" in r.output
+
+
+def test_execution16_anchors_from_pseudo_labels(tone_wav: Path) -> None:
+    rows = [
+        Segment(segment_id=f"e{i}", dataset="user", audio_uri=tone_wav.name, t0=0, t1=2,
+                pseudo_labels={"timing_stability": i / 10}, provenance={"license": "MIT"})
+        for i in range(11)
+    ]  # fmt: skip
+    anchors = build_anchors(
+        rows, taxonomy="execution16", dims=["timing_stability"], base_dir=tone_wav.parent
+    )
+    picked = {lv: a["segment_id"] for lv, a in anchors["timing_stability"].items()}
+    assert picked == {"low": "e1", "mid": "e5", "high": "e9"}
+    assert {a["source"] for a in anchors["timing_stability"].values()} == {"pseudo"}

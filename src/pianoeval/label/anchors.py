@@ -16,6 +16,8 @@ How examples are picked (per dimension)
       fewer than ``min_candidates`` labelled segments) or when asked (``source='pseudo'``):
       ``pseudo_calibrated`` (``{"<taxonomy>.<dim>": value}``, the execution16 proxies mapped
       onto the human scale), the same percentiles; no agreement filter (there is one value).
+      Anchors of the ``execution16`` taxonomy itself (``taxonomy='execution16'``) take its
+      ``pseudo_labels`` directly.
     - **Hand-picked**: ``picks={(dim, level): segment_id}`` replaces any pick.
 
 Format (``anchors.json``)
@@ -167,6 +169,8 @@ def _candidates(
                     break
         else:
             value = (seg.pseudo_calibrated or {}).get(dim.qualified_name)
+            if value is None and dim.taxonomy == seg.pseudo_taxonomy:
+                value = (seg.pseudo_labels or {}).get(dim.name)  # anchors of execution16 itself
             if value is not None and math.isfinite(value):
                 out.append((seg, float(value), None))
     return out
