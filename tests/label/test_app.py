@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from pianoeval.cli import app as cli_app
-from pianoeval.errors import SchemaError
+from pianoeval.errors import ParameterError, SchemaError
 from pianoeval.label import AnswerStore
 from pianoeval.label.app import create_label_app
 from pianoeval.label.queue import load_anchors, load_queue
@@ -418,3 +418,32 @@ def test_raters_asking_at_once_never_exceed_n_raters(make_client: Any, db: Path)
         got = list(pool.map(first_item, names))
     # three segments x two raters: six raters get one, two get nothing
     assert Counter(got) == Counter({"s1": 2, "s2": 2, "s3": 2, None: 2})
+
+
+def test_pairwise_mode_serves_pairs_of_one_passage_and_only_their_audio(
+    media: Path, db: Path
+) -> None:
+    rows = [
+        segment(f"p{i}", f"clip{i}.wav", groups={"excerpt": "passage-a" if i < 3 else "solo"})
+        for i in range(4)
+    ]
+    path = media / "pairs.jsonl"
+    write_manifest(path, rows)
+    tok = tokens(db, "ana")
+    with TestClient(create_label_app(path, db, pairwise=True, min_listen_fraction=0.0)) as client:
+        r = client.get("/pairwise/next", headers=auth(tok["ana"]))
+        assert r.status_code == 200, r.text
+        pair = r.json()
+        ids = {pair["left"]["segment_id"], pair["right"]["segment_id"]}
+        assert ids <= {"p0", "p1", "p2"}  # takes of passage-a only; p3 has no partner
+        for take in (pair["left"], pair["right"]):
+            wav = client.get(take["media_url"], headers=auth(tok["ana"]))
+            assert wav.status_code == 200
+            assert wav.headers["content-type"] == "audio/wav"
+        # a segment outside the pairs, or no token: refused
+        out = client.get("/api/pairwise-media?segment_id=p3", headers=auth(tok["ana"]))
+        assert out.status_code == 403
+        assert client.get("/api/pairwise-media?segment_id=p0").status_code == 401
+    write_manifest(path, [rows[0], rows[3]])  # no two takes of one passage
+    with pytest.raises(ParameterError, match="no two takes"):
+        create_label_app(path, db, pairwise=True)

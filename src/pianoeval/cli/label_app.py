@@ -65,6 +65,13 @@ def serve(
             help="Share of a segment's length before its heard event is accepted.",
         ),
     ] = 0.9,
+    pairwise: Annotated[
+        bool,
+        typer.Option(
+            "--pairwise/--no-pairwise",
+            help="Also serve the pairwise mode at /pairwise/ (takes of one passage compared).",
+        ),
+    ] = False,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8100,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
@@ -93,6 +100,7 @@ def serve(
         seed=seed,
         soundfont=soundfont,
         min_listen_fraction=min_listen_fraction,
+        pairwise=pairwise,
     )
     typer.echo(f"pianoeval label serve: http://{host}:{port}/", err=True)
     uvicorn.run(web, host=host, port=port, log_level=log_level)

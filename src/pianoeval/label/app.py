@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pianoeval._typing import PathLike
 from pianoeval._version import __version__
-from pianoeval.errors import PianoEvalError
+from pianoeval.errors import ParameterError, PianoEvalError
 from pianoeval.label.assign import (
     DONE,
     SKIP,
@@ -144,6 +144,8 @@ class LabelService:
         self.policy = policy or AssignmentPolicy()
         self.soundfont = soundfont
         self.min_listen_fraction = min_listen_fraction
+        #: Segments of the pairwise mode's pairs (any rater may fetch their audio).
+        self.pair_ids: frozenset[str] = frozenset()
         # one lock around choose-and-log, so two raters asking at once never exceed n_raters
         self._lock = threading.Lock()
 
@@ -259,6 +261,18 @@ class LabelService:
         """Return the WAV of an item given to this rater (bytes, or the cached file)."""
         task = self._task(segment_id)
         self._attempt(rater, segment_id)  # raises unless the segment was given to the rater
+        out = self._task_audio(task)
+        self.store.log_event(rater, segment_id, MEDIA)
+        return out
+
+    def pair_audio(self, segment_id: str) -> bytes | Path:
+        """Return the WAV of a take in the pairwise mode's pairs (403 for any other segment)."""
+        if segment_id not in self.pair_ids:
+            raise LabelPermissionError(f"segment {segment_id!r} is not in a pair")
+        return self._task_audio(self._task(segment_id))
+
+    def _task_audio(self, task: LabelTask) -> bytes | Path:
+        """Exactly t0-t1 of a task's source as WAV (MIDI rendered and cached)."""
         seg = task.segment
         if seg.audio_uri:
             path = self.media.resolve(seg.audio_uri, task.base_dir)
@@ -270,8 +284,7 @@ class LabelService:
                 path, seg.t0, seg.t1, soundfont=self.soundfont, cache_dir=self.media.cache_dir
             )
         else:  # the manifest schema requires a source; kept for a hand-built task
-            raise MediaNotFoundError(segment_id, "the segment has no audio_uri or midi_uri")
-        self.store.log_event(rater, segment_id, MEDIA)
+            raise MediaNotFoundError(task.segment_id, "the segment has no audio_uri or midi_uri")
         return out
 
     def anchor_audio(self, dim: str, level: str) -> bytes:
@@ -492,6 +505,18 @@ def media(
     return Response(out, media_type="audio/wav", headers=headers)
 
 
+@router.get("/pairwise-media")
+def pairwise_media(
+    request: Request, rater: RaterDep, segment_id: Annotated[str, Query(min_length=1)]
+) -> Response:
+    """Return exactly t0-t1 of a take of the pairwise mode, as WAV (any logged-in rater)."""
+    out = _service(request).pair_audio(segment_id)
+    headers = {"Cache-Control": "private, no-store"}
+    if isinstance(out, Path):
+        return FileResponse(out, media_type="audio/wav", headers=headers)
+    return Response(out, media_type="audio/wav", headers=headers)
+
+
 @router.get("/anchor")
 def anchor(
     request: Request,
@@ -593,6 +618,8 @@ def create_label_app(
     seed: int = 0,
     soundfont: str = "fluidr3_gm",
     min_listen_fraction: float = 0.9,
+    pairwise: bool = False,
+    pairwise_per_item: int = 4,
     extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """Build the labeling app.
@@ -617,6 +644,13 @@ def create_label_app(
     min_listen_fraction : float
         Share of a segment's length that must pass between sending its audio and accepting
         its heard event (0 turns the check off).
+    pairwise : bool
+        Also serve the pairwise mode (page at ``/pairwise/``): takes of the same passage in
+        the queue paired (:func:`~pianoeval.label.pairwise.make_pairs`, ``pairwise_per_item``
+        comparisons per take) and compared on the queue's dimensions; their audio comes from
+        ``/api/pairwise-media``.
+    pairwise_per_item : int
+        Comparisons per take in the pairwise mode.
     extra_routers : sequence of APIRouter
         More routes (the pairwise mode); their handlers find the :class:`LabelService` at
         ``request.app.state.label`` and may use :func:`current_rater` as a dependency.
@@ -654,6 +688,9 @@ def create_label_app(
         min_listen_fraction=min_listen_fraction,
     )
     _warn_outside_roots(service)
+    routers = list(extra_routers)
+    if pairwise:
+        routers.append(_pairwise_router(service, per_item=pairwise_per_item, seed=seed))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -674,7 +711,7 @@ def create_label_app(
     _install_label_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     app.include_router(router)
-    for extra in extra_routers:
+    for extra in routers:
         app.include_router(extra)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="label-static")
 
@@ -683,6 +720,28 @@ def create_label_app(
         return FileResponse(STATIC_DIR / "label.html", media_type="text/html")
 
     return app
+
+
+def _pairwise_router(service: LabelService, *, per_item: int, seed: int) -> APIRouter:
+    """Build the pairwise mode over the queue's tasks (media via ``/api/pairwise-media``)."""
+    from pianoeval.label.pairwise import make_pairs
+    from pianoeval.label.pairwise_api import pairwise_router
+
+    segments = [t.segment for t in service.queue.tasks]
+    pairs = make_pairs(segments, per_item=per_item, seed=seed)
+    if not pairs:
+        raise ParameterError(
+            f"{service.queue.path}: no two takes of the same passage to pair (pairwise mode)"
+        )
+    service.pair_ids = frozenset(i for p in pairs for i in (p.left_id, p.right_id))
+    taxonomy = segments[0].taxonomy or "percepiano19"
+    dims = list(dict.fromkeys(f"{taxonomy}.{d}" for s in segments for d in s.dims))
+    return pairwise_router(
+        service.store.path,
+        pairs,
+        dims,
+        lambda sid: f"/api/pairwise-media?segment_id={quote(sid, safe='')}",
+    )
 
 
 def _warn_outside_roots(service: LabelService) -> None:
