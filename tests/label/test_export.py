@@ -113,6 +113,7 @@ def test_honeypots_and_unknown_segments(rows: list[dict[str, Any]]) -> None:
 
 
 def test_bad_input(rows: list[dict[str, Any]]) -> None:
+    assert export_manifest([], _queue()) == []  # nothing answered yet: nothing to export
     with pytest.raises(ParameterError, match="consensus"):
         export_manifest(rows, _queue(), consensus="mode")  # type: ignore[arg-type]
     with pytest.raises(ParameterError, match="min_raters"):
