@@ -447,3 +447,24 @@ def test_pairwise_mode_serves_pairs_of_one_passage_and_only_their_audio(
     write_manifest(path, [rows[0], rows[3]])  # no two takes of one passage
     with pytest.raises(ParameterError, match="no two takes"):
         create_label_app(path, db, pairwise=True)
+
+
+def test_admin_quality_control_json_and_page(make_client: Any, db: Path) -> None:
+    tok = tokens(db, "ana", "ben", admin="lab")
+    client = make_client(n_raters=2, min_listen_fraction=0.0)
+    assert client.get("/api/admin/qc", headers=auth(tok["lab"])).status_code == 409  # no answers
+    for name, value in (("ana", 0.3), ("ben", 0.7)):
+        for _ in range(2):
+            item = listen(client, tok[name])
+            rate_all(client, tok[name], item, value=value)
+    assert client.get("/api/admin/qc", headers=auth(tok["ana"])).status_code == 403
+    r = client.get("/api/admin/qc", headers=auth(tok["lab"]))
+    assert r.status_code == 200, r.text
+    report = r.json()
+    assert {d["dim"] for d in report["dimensions"]} == set(DIMS)
+    assert {q["rater_name"] for q in report["raters"]} == {"ana", "ben"}
+    page = client.get("/api/admin/qc?format=html", headers=auth(tok["lab"]))
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "ana" in page.text
+    assert "<img" in page.text

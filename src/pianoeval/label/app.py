@@ -31,11 +31,11 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,6 +72,9 @@ from pianoeval.label.store import (
 )
 from pianoeval.serve.app import BodyLimit
 from pianoeval.serve.exceptions import ApiError, install_handlers
+
+if TYPE_CHECKING:
+    from pianoeval.label.qc import QCReport
 
 __all__ = [
     "STATIC_DIR",
@@ -415,6 +418,16 @@ class LabelService:
             "honeypots": self.queue.honeypot_answers(),
         }
 
+    def qc(self, admin: Rater) -> QCReport:
+        """Rater quality control over every answer so far (admin only; docs/label-data.md)."""
+        from pianoeval.label.qc import honeypot_answers, qc_report, store_answer_rows
+
+        rows = store_answer_rows(self.store, admin)
+        if not rows:
+            raise LabelConflictError("no answers yet: quality control needs some")
+        known = honeypot_answers([t.segment for t in self.queue.honeypots])
+        return qc_report(rows, honeypots=known)
+
 
 def _value_range(taxonomy: str) -> tuple[float, float]:
     from pianoeval.dims import get_taxonomy
@@ -575,6 +588,21 @@ def my_answers(request: Request, rater: RaterDep) -> dict[str, Any]:
 def export(request: Request, rater: RaterDep) -> dict[str, Any]:
     """Every answer, re-rating and honeypot answer (admin token only)."""
     return _service(request).export(rater)
+
+
+@router.get("/admin/qc", response_model=None)
+def quality_control(
+    request: Request,
+    rater: RaterDep,
+    format: Annotated[str, Query(pattern="^(json|html)$")] = "json",
+) -> dict[str, Any] | HTMLResponse:
+    """Reliability per dimension and quality per rater, as JSON or a page (admin only)."""
+    report = _service(request).qc(rater)
+    if format == "html":
+        from pianoeval.label.qc import qc_report_html
+
+        return HTMLResponse(qc_report_html(report), headers={"Cache-Control": "no-store"})
+    return report.to_dict()
 
 
 def _handler(status: int, kind: str, public: str | None = None) -> Any:

@@ -66,8 +66,22 @@
     $("login-section").hidden = true;
     $("logout").hidden = false;
     $("who").textContent = state.rater.name + (state.rater.is_admin ? " (admin)" : "");
+    $("qc").hidden = !state.rater.is_admin;
     await loadNext();
     return true;
+  }
+
+  // admins: the quality-control page (fetched with the token, opened from a blob URL)
+  async function openQC() {
+    const response = await api("/api/admin/qc?format=html", { raw: true });
+    if (!response.ok) {
+      let detail = response.statusText;
+      try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
+      say("Quality control: " + detail);
+      return;
+    }
+    const url = URL.createObjectURL(new Blob([await response.text()], { type: "text/html" }));
+    window.open(url, "_blank");
   }
 
   function logout() {
@@ -554,6 +568,7 @@
 
   $("login-form").addEventListener("submit", (e) => { e.preventDefault(); login($("token").value.trim()); });
   $("logout").addEventListener("click", logout);
+  $("qc").addEventListener("click", openQC);
   $("play").addEventListener("click", togglePlay);
   $("replay").addEventListener("click", replay);
   $("loop").addEventListener("change", () => { audio.loop = $("loop").checked; });
