@@ -31,6 +31,7 @@ FLOW = HERE.parent / "tests" / "label" / "test_label_browser.py"
 
 def load_flow() -> Any:
     """Import the browser test module by path (the flow is defined once, there)."""
+    sys.path.insert(0, str(FLOW.parents[1]))  # its shared browser helpers (tests/_browser.py)
     spec = importlib.util.spec_from_file_location("label_browser_flow", FLOW)
     assert spec is not None
     assert spec.loader is not None

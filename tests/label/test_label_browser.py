@@ -14,9 +14,7 @@ playwright the tests skip on a developer machine and FAIL in CI (``CI=true``).
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,17 +25,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-CHROMIUM = Path(os.environ.get("PIANOEVAL_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
+from _browser import AUTOPLAY_FLAGS as FLAGS
+from _browser import CHROMIUM, free_port, need_browser
+
 SR = 16000
 THREE = ["timing_stability", "pedal_clarity", "dynamic_range"]
 SIX = ["timing_stability", "tempo_control", "rhythmic_accuracy", "articulation_length",
@@ -46,22 +36,6 @@ TWO = ["energy_level", "timbre_brightness"]
 PREFILL = 0.4  # suggestion for dynamic_range of segment "a"
 #: Most interactions (beyond listening) allowed for one 6-dimension segment, keyboard only.
 MAX_INTERACTIONS = 10
-
-
-def need_browser() -> None:
-    """Skip (or fail in CI) without playwright or Debian chromium."""
-    missing = []
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright Python package (dev extra)")
-    if not CHROMIUM.is_file():
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    if missing:
-        msg = "browser tests need " + " and ".join(missing)
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(msg)
-        pytest.skip(msg)
 
 
 def write_clip(path: Path, seconds: float, freq: float) -> Path:
@@ -98,12 +72,6 @@ def make_world(folder: Path) -> dict[str, Any]:
             name: store.add_rater(name, admin=name == "boss")[1] for name in ("ana", "ben", "boss")
         }
     return {"folder": folder, "queue": folder / "queue.jsonl", "db": db, "tokens": tokens}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Server:

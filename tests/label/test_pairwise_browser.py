@@ -6,8 +6,6 @@ the tests skip on a developer machine and FAIL in CI (``CI=true``), like the ser
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,44 +18,14 @@ import soundfile as sf
 from fastapi import FastAPI, Header, HTTPException
 from fastapi.responses import FileResponse
 
+from _browser import AUTOPLAY_FLAGS as FLAGS
+from _browser import CHROMIUM, free_port
+from _browser import need_browser as _need_browser
 from pianoeval.label.pairwise import Pair, PairStore
 from pianoeval.label.pairwise_api import pairwise_router
 from pianoeval.label.store import AnswerStore
 
-CHROMIUM = Path(os.environ.get("PIANOEVAL_CHROMIUM", "/usr/bin/chromium"))
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 DIMS = ["percepiano19.drama", "execution16.articulation_length"]
-
-
-def _need_browser() -> None:
-    missing = []
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright Python package (dev extra)")
-    if not CHROMIUM.is_file():
-        missing.append(f"{CHROMIUM} (apt-get install chromium chromium-driver)")
-    if missing:
-        msg = "browser tests need " + " and ".join(missing)
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(msg)
-        pytest.skip(msg)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @pytest.fixture
@@ -85,7 +53,7 @@ def site(tmp_path: Path) -> Iterator[dict[str, Any]]:
             raise HTTPException(401, "media need the rater's token")
         return FileResponse(tmp_path / name, media_type="audio/wav")
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -7,7 +7,6 @@ tests that need the real data.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,33 +14,8 @@ from typing import Any
 import pytest
 from _serve_util import write_midi, write_piano_wav
 
-CHROMIUM = Path(os.environ.get("PIANOEVAL_CHROMIUM", "/usr/bin/chromium"))
-
-#: Flags that work as root in a container (docs: ENVIRONMENT.md, "Browser tests").
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _need_browser() -> None:
-    missing = []
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright Python package (dev extra)")
-    if not CHROMIUM.is_file():
-        missing.append(f"{CHROMIUM} (apt-get install chromium chromium-driver)")
-    if missing:
-        msg = "browser tests need " + " and ".join(missing)
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(msg)
-        pytest.skip(msg)
+from _browser import CHROMIUM, FLAGS
+from _browser import need_browser as _need_browser
 
 
 @pytest.fixture(scope="module")

@@ -38,11 +38,10 @@ from __future__ import annotations
 import math
 import os
 import sqlite3
-import threading
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, get_args
@@ -57,7 +56,6 @@ from pianoeval.errors import (
     PianoEvalWarning,
 )
 from pianoeval.label.store import (
-    BUSY_TIMEOUT_MS,
     AnswerStore,
     LabelPermissionError,
     LabelStoreError,
@@ -502,9 +500,6 @@ class PairStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.answers = AnswerStore(path)
         self.path = self.answers.path
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
         try:
             with self._write() as c:
                 # One statement at a time: executescript() would COMMIT the open transaction.
@@ -516,42 +511,15 @@ class PairStore:
             raise LabelStoreError(f"{self.path}: cannot add the pairwise tables ({exc})") from exc
 
     # -- connections -----------------------------------------------------------------------
+    # The answer store's: one connection per thread to the same file, same pragmas.
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                check_same_thread=False,
-            )  # fmt: skip
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA synchronous=FULL")
-            # journal_mode=WAL is a property of the file, set by the answer store that opened it
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
-        return conn
+        return self.answers._conn()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self.answers._write()
 
     def close(self) -> None:
-        """Close every connection this store (and its answer store) opened."""
-        with self._lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+        """Close every connection of the store (its answer store's)."""
         self.answers.close()
 
     def __enter__(self) -> PairStore:
