@@ -23,6 +23,8 @@ Examples
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import numpy.typing as npt
 
@@ -35,6 +37,8 @@ __all__ = [
     "ACOUSTIC_SR",
     "ACTIVE_DB",
     "CHUNK_SEC",
+    "RHYTHM_COLUMNS",
+    "TIMBRE_COLUMNS",
     "acoustic_features",
     "acoustic_inputs",
 ]
@@ -52,6 +56,11 @@ ACOUSTIC_PREFIX = "acoustic."
 _N_FFT, _HOP, _N_MELS, _N_SHAPE = 2048, 512, 64, 16
 #: Band edges (Hz) of the envelope groups.
 _GROUPS = ((0.0, 500.0), (500.0, 2000.0), (2000.0, 8000.0))
+#: Band edges (Hz) of the note-locked envelopes (octaves from 100 Hz).
+_NOTE_BANDS = (100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0, 6400.0, 11000.0)
+#: Note-locked frames (hop 256 at 22050 Hz: 11.6 ms): just after the onset, ~90 ms and
+#: ~290 ms later, and ~35 ms before (the attack).
+_NOTE_HOP, _AT, _EARLY, _LATE, _BEFORE = 256, 2, 8, 25, -3
 #: Krumhansl-Kessler key profiles (major, minor), for the key clarity of the pitch content.
 _KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -68,11 +77,25 @@ def _columns() -> tuple[str, ...]:
     cols += ["tempo_entropy", "tempo_top2"]
     cols += ["chroma_entropy", "chroma_frame_entropy", "key_clarity", "key_margin"]
     cols += ["active_share", "level_sd"]
+    cols += ["ioi_short_50", "ioi_short_130", "ioi_grid_fit", "ioi_grid_share", "ioi_entropy"]
+    cols += [f"note_decay_{b}" for b in range(len(_NOTE_BANDS) - 1)]
+    cols += [f"note_decay_late_{b}" for b in range(len(_NOTE_BANDS) - 1)]
+    cols += [f"note_attack_{b}" for b in range(len(_NOTE_BANDS) - 1)]
+    cols += ["note_decay_all", "note_bright_change", "note_level_brightness", "n_notes_measured"]
     return tuple(cols)
 
 
 #: The descriptor names, in the order :func:`acoustic_features` returns them.
 ACOUSTIC_COLUMNS = _columns()
+#: What is played rather than how it sounds: onsets, rhythm, tempo, pitch content, levels.
+RHYTHM_COLUMNS = tuple(
+    c
+    for c in ACOUSTIC_COLUMNS
+    if c.startswith(("onset_", "ioi_", "acf_", "tempo_", "chroma_", "key_"))
+    or c in ("active_share", "level_sd", "n_notes_measured")
+)
+#: How it sounds: spectral shape, its spread, how notes start and decay.
+TIMBRE_COLUMNS = tuple(c for c in ACOUSTIC_COLUMNS if c not in RHYTHM_COLUMNS)
 
 
 def _entropy(p: npt.NDArray[np.float64], axis: int = 0) -> npt.NDArray[np.float64]:
@@ -186,9 +209,91 @@ def acoustic_features(y: npt.ArrayLike, sr: int) -> dict[str, float]:
         float(best[0] - best[1]),
     ]
     out += [float(active.mean()), float(frame_db[active].std())]
+    out += [
+        float(np.mean(ioi < 0.05)) if ioi.size else 0.0,
+        float(np.mean(ioi < 0.13)) if ioi.size else 0.0,
+        *_rhythmic_grid(ioi),
+    ]
+    out += _note_locked(x, sr)
     if len(out) != len(ACOUSTIC_COLUMNS):  # pragma: no cover - a programming error
         raise AssertionError(f"{len(out)} descriptors for {len(ACOUSTIC_COLUMNS)} names")
     return {c: float(np.nan_to_num(v)) for c, v in zip(ACOUSTIC_COLUMNS, out, strict=True)}
+
+
+#: Ratios of note values one player's rhythm moves between (octaves: 1/4 ... 4, with the
+#: dotted and triplet ones), the grid :func:`_rhythmic_grid` measures inter-onset intervals on.
+_RHYTHM_GRID = np.log2([0.25, 1 / 3, 0.5, 2 / 3, 0.75, 1.0, 4 / 3, 1.5, 2.0, 3.0, 4.0])
+
+
+def _rhythmic_grid(ioi: npt.NDArray[np.float64]) -> list[float]:
+    """How well inter-onset intervals sit on one player's rhythmic grid.
+
+    One performer's intervals are near simple ratios of the typical interval (whole,
+    half, dotted, triplet...); two performers at once give intervals at random ratios.
+    Returns the median distance (octaves) of ``log2(ioi / median)`` to the nearest grid
+    ratio, the share within 0.08 octave of one, and the entropy of the intervals'
+    histogram (0.1-octave bins).
+    """
+    if ioi.size < 4:
+        return [0.0, 1.0, 0.0]
+    r = np.log2(np.maximum(ioi, 1e-3) / max(float(np.median(ioi)), 1e-3))
+    dist = np.abs(r[:, None] - _RHYTHM_GRID[None, :]).min(axis=1)
+    hist, _ = np.histogram(np.log2(np.maximum(ioi, 1e-3)), bins=np.arange(-6.0, 2.05, 0.1))
+    return [
+        float(np.median(dist)),
+        float(np.mean(dist < 0.08)),
+        float(_entropy(hist.astype(float))),
+    ]
+
+
+def _note_locked(x: npt.NDArray[np.float32], sr: int) -> list[float]:
+    """How notes evolve, per octave band, from their onsets: what an instrument is.
+
+    Medians over the onsets of: the band's level change from just after the onset to
+    ~90 ms and ~290 ms later, relative to the whole spectrum's change (a piano's high
+    partials die much faster than its low ones; a harpsichord's stay), the band's rise over
+    the attack, the whole spectrum's decay, the change of the high-frequency share, and
+    how brightness follows loudness across notes. Changes of level within a band are
+    unmoved by a fixed EQ or microphone (they cancel), which the clip statistics are not.
+    """
+    import librosa
+
+    n_bands = len(_NOTE_BANDS) - 1
+    power = np.abs(librosa.stft(x, n_fft=_N_FFT, hop_length=_NOTE_HOP)) ** 2
+    freqs = librosa.fft_frequencies(sr=sr, n_fft=_N_FFT)
+    bands = np.stack(
+        [
+            power[(freqs >= lo) & (freqs < hi)].sum(axis=0)
+            for lo, hi in itertools.pairwise(_NOTE_BANDS)
+        ]
+    )
+    floor = 1e-10 * float(power.sum(axis=0).max())
+    level = 10 * np.log10(bands + floor)
+    total = 10 * np.log10(bands.sum(axis=0) + floor)
+    env = librosa.onset.onset_strength(y=x, sr=sr, hop_length=_NOTE_HOP)
+    on = librosa.onset.onset_detect(onset_envelope=env, sr=sr, hop_length=_NOTE_HOP)
+    on = on[(on + _BEFORE >= 0) & (on + _LATE < level.shape[1])]
+    on = on[total[on + _AT] > total.max() - ACTIVE_DB]
+    if on.size < 3:
+        return [0.0] * (3 * n_bands + 4)
+    at, early, late = level[:, on + _AT], level[:, on + _EARLY], level[:, on + _LATE]
+    t_at, t_early, t_late = total[on + _AT], total[on + _EARLY], total[on + _LATE]
+    decay = np.median((early - at) - (t_early - t_at), axis=1)
+    decay_late = np.median((late - at) - (t_late - t_at), axis=1)
+    attack = np.median(at - level[:, on + _BEFORE], axis=1)
+    hi = (bands[-3:].sum(axis=0) + floor) / (bands.sum(axis=0) + floor)
+    hf = 10 * np.log10(hi)
+    bright = hf[on + _AT]
+    corr = np.corrcoef(t_at, bright)[0, 1] if np.std(t_at) > 0 and np.std(bright) > 0 else 0.0
+    return [
+        *map(float, decay),
+        *map(float, decay_late),
+        *map(float, attack / 10),
+        float(np.median(t_late - t_at)) / 10,
+        float(np.median(hf[on + _LATE] - bright)),
+        float(corr),
+        float(np.log(on.size)),
+    ]
 
 
 def acoustic_inputs(path: PathLike) -> dict[str, float]:

@@ -146,6 +146,9 @@ class CalibratedPrediction:
         flagged above 1, when ``sigma``, ``low`` and ``high`` were widened by
         :func:`~pianoeval.calibration.ood_widen_factor`); NaN where the row's rater has no
         OOD model, None when no row's has.
+    ood_reason : str, optional
+        For one flagged recording, what flagged it when the audio rater's acoustic check
+        did (its head: ``"instrument"``, ``"duet"``); None otherwise.
     """
 
     raw: FloatArray
@@ -156,6 +159,7 @@ class CalibratedPrediction:
     calibrated: npt.NDArray[np.bool_]
     level: float
     ood_score: FloatArray | None = None
+    ood_reason: str | None = None
 
     @property
     def ood_flagged(self) -> npt.NDArray[np.bool_] | None:

@@ -124,17 +124,21 @@ def audio_predict_calibrated(
     if audio.rater is None:
         raise ParameterError("the audio rater is not fitted: call fit() or load()")
     frame = pd.DataFrame([dict(inputs)])
-    extra = None
+    extra, reason = None, None
     if audio.acoustic is not None and all(c in inputs for c in audio.acoustic.columns):
         extra = audio.acoustic.score(inputs)
+        reason = audio.acoustic.reason(inputs)
     pred = audio.rater.predict_calibrated(
         audio.transform(frame),
         level=DEFAULT_INTERVAL_LEVEL if level is None else level,
         ood_input=frame,
         ood_extra=extra,
     )
+    ood = None if pred.ood_score is None else pred.ood_score[0]
+    if extra is None or ood is None or ood != extra[0]:
+        reason = None  # the acoustic check's reason only when its score is the rating's
     return CalibratedPrediction(
         raw=pred.raw[0], value=pred.value[0], sigma=pred.sigma[0], low=pred.low[0],
         high=pred.high[0], calibrated=pred.calibrated[0], level=pred.level,
-        ood_score=None if pred.ood_score is None else pred.ood_score[0],
+        ood_score=ood, ood_reason=reason,
     )  # fmt: skip

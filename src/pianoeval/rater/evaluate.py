@@ -99,6 +99,12 @@ OOD_WARNING = (
     "docs/calibration.md#out-of-distribution"
 )
 
+#: What the audio rater's acoustic check says when one of its heads flags a recording.
+OOD_REASONS = {
+    "instrument": "it sounds like an instrument other than a piano",
+    "duet": "it sounds like more than one performance at once",
+}
+
 #: The features the summary shows: (column, label, format, needs a score). A column that
 #: needs a score is shown as "no score" without one, never as a measured 0; the tempo
 #: falls back to the estimate from the performance alone.
@@ -399,7 +405,7 @@ def rate_loaded(
         dim_names = rater.dims
     ood_score, ood_flagged = _ood(pred)
     if ood_flagged:
-        notes.append(_ood_warning(ood_score))
+        notes.append(_ood_warning(ood_score, pred.ood_reason))
     dims = {d.name: d for d in tax}
     scores = [
         _dimension_score(name, j, pred, dims[name].low, dims[name].high)
@@ -452,12 +458,14 @@ def _ood(pred: CalibratedPrediction) -> tuple[float | None, bool | None]:
     return round(value, 4), value > OOD_THRESHOLD
 
 
-def _ood_warning(score: float | None) -> str:
+def _ood_warning(score: float | None, reason: str | None = None) -> str:
     from pianoeval.calibration.ood import OOD_THRESHOLD, ood_widen_factor
 
     assert score is not None
     factor = float(ood_widen_factor(score))
-    return OOD_WARNING.format(score=score, threshold=OOD_THRESHOLD, factor=factor)
+    text = OOD_WARNING.format(score=score, threshold=OOD_THRESHOLD, factor=factor)
+    why = OOD_REASONS.get(reason or "")
+    return text if why is None else f"{text} ({why})"
 
 
 def _audio_needs(audio: AudioRater | None) -> tuple[str, ...] | None:
