@@ -77,3 +77,18 @@ def test_long_recordings_are_described_by_three_chunks(tmp_path: Path) -> None:
     parts = [acoustic_features(x[s : s + n], sr) for s in starts]
     for c in ("centroid", "onset_rate", "decay_1"):
         assert got[ACOUSTIC_PREFIX + c] == pytest.approx(np.mean([p[c] for p in parts]))
+
+
+def test_silent_recordings_give_no_descriptors(tmp_path: Path) -> None:
+    """Nothing to describe is not an error here: the rating refuses it for its own reasons."""
+    import soundfile as sf
+
+    sf.write(tmp_path / "silence.wav", np.zeros(SR * 2, dtype=np.float32), SR)
+    assert acoustic_inputs(tmp_path / "silence.wav") == {}
+    # a silent chunk among sounding ones is left out of the average
+    y = _plucks(2.5 * CHUNK_SEC, bright=0.5, decay=4.0, seed=4)
+    y[-int(CHUNK_SEC * SR) :] = 0.0
+    sf.write(tmp_path / "tail.wav", y, SR)
+    got = acoustic_inputs(tmp_path / "tail.wav")
+    assert got
+    assert all(np.isfinite(v) for v in got.values())

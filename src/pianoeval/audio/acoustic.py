@@ -301,18 +301,28 @@ def acoustic_inputs(path: PathLike) -> dict[str, float]:
 
     Up to :data:`CHUNK_SEC` seconds are described whole; a longer recording by
     :data:`MAX_CHUNKS` evenly spaced chunks of that length, averaged, so a five-minute
-    recording costs about as much as a minute (about 1 s on one core).
+    recording costs about as much as a minute (about 1 s on one core). Silent chunks are
+    left out; a recording with nothing to describe (silent, or under 0.1 s) gives an
+    empty dict, so the check is skipped and the rating refuses it for its own reasons
+    (too little music) rather than this step.
     """
     from pianoeval.audio.io import load_audio
 
-    y, sr = load_audio(path, sr=ACOUSTIC_SR)
+    y, sr = load_audio(path, sr=ACOUSTIC_SR, silence_dbfs=None)
     n = int(CHUNK_SEC * sr)
     if y.size <= n:
         chunks = [y]
     else:
         starts = np.linspace(0, y.size - n, min(MAX_CHUNKS, int(np.ceil(y.size / n))))
         chunks = [y[int(s) : int(s) + n] for s in starts]
-    feats = [acoustic_features(c, sr) for c in chunks]
+    feats = []
+    for chunk in chunks:
+        try:
+            feats.append(acoustic_features(chunk, sr))
+        except ParameterError:  # silent or too short: nothing to describe
+            continue
+    if not feats:
+        return {}
     return {
         f"{ACOUSTIC_PREFIX}{c}": float(np.mean([f[c] for f in feats])) for c in ACOUSTIC_COLUMNS
     }
