@@ -468,3 +468,25 @@ def test_admin_quality_control_json_and_page(make_client: Any, db: Path) -> None
     assert page.headers["content-type"].startswith("text/html")
     assert "ana" in page.text
     assert "<img" in page.text
+
+
+def test_an_abandoned_item_stops_counting_after_its_lease(make_client: Any, db: Path) -> None:
+    tok = tokens(db, "ana", "ben")
+    client = make_client(n_raters=1, min_listen_fraction=0.0, lease_minutes=0.002)  # 0.12 s
+    first = client.get("/api/next", headers=auth(tok["ana"])).json()["item"]["segment_id"]
+    # ana holds it: with one rater per segment ben gets another one
+    assert client.get("/api/next", headers=auth(tok["ben"])).json()["item"]["segment_id"] != first
+    tok["cy"] = tokens(db, "cy")["cy"]
+    time.sleep(0.3)  # ana and ben idle past the lease: both items are free again
+    got = client.get("/api/next", headers=auth(tok["cy"])).json()["item"]["segment_id"]
+    assert got == first
+    # ana, back, is still on her item and may finish it
+    assert client.get("/api/next", headers=auth(tok["ana"])).json()["item"]["segment_id"] == first
+
+
+def test_without_a_lease_an_open_item_is_held(make_client: Any, db: Path) -> None:
+    tok = tokens(db, "ana", "ben")
+    client = make_client(n_raters=1, min_listen_fraction=0.0, lease_minutes=0.0)
+    first = client.get("/api/next", headers=auth(tok["ana"])).json()["item"]["segment_id"]
+    time.sleep(0.2)
+    assert client.get("/api/next", headers=auth(tok["ben"])).json()["item"]["segment_id"] != first

@@ -65,6 +65,15 @@ def serve(
             help="Share of a segment's length before its heard event is accepted.",
         ),
     ] = 0.9,
+    lease_minutes: Annotated[
+        float,
+        typer.Option(
+            "--lease-minutes",
+            min=0.0,
+            help="An item left open this long without activity stops counting toward its "
+            "segment's raters (0: never).",
+        ),
+    ] = 30.0,
     pairwise: Annotated[
         bool,
         typer.Option(
@@ -100,6 +109,7 @@ def serve(
         seed=seed,
         soundfont=soundfont,
         min_listen_fraction=min_listen_fraction,
+        lease_minutes=lease_minutes,
         pairwise=pairwise,
     )
     typer.echo(f"pianoeval label serve: http://{host}:{port}/", err=True)

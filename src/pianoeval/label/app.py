@@ -89,6 +89,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 #: Heard events, media deliveries: the events the service logs beside the assignment ones.
 HEARD, MEDIA = "heard", "media"
+#: Every event kind a rater's activity logs (the lease on an open item counts from the last).
+ACTIVITY_KINDS = (*STATE_KINDS, MEDIA, HEARD, "answer", "rerate_answer", "note")
 
 #: Anchor clips with these suffixes are MIDI, rendered like MIDI-only rows.
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -125,6 +127,9 @@ class LabelService:
     min_listen_fraction : float
         A heard event is accepted only this share of the segment's length (at 1x) after
         its media was sent; 0 turns the check off.
+    lease_minutes : float
+        An open item whose rater shows no activity for this long stops counting toward
+        its segment's raters (0: never).
     """
 
     def __init__(
@@ -137,9 +142,13 @@ class LabelService:
         policy: AssignmentPolicy | None = None,
         soundfont: str = "fluidr3_gm",
         min_listen_fraction: float = 0.9,
+        lease_minutes: float = 30.0,
     ) -> None:
         if not 0.0 <= min_listen_fraction <= 1.0:
             raise ValueError(f"min_listen_fraction must be in [0, 1], got {min_listen_fraction}")
+        if not lease_minutes >= 0.0:
+            raise ValueError(f"lease_minutes must be >= 0, got {lease_minutes}")
+        self.lease_minutes = lease_minutes
         self.queue = queue
         self.store = store
         self.media = media
@@ -164,11 +173,28 @@ class LabelService:
         return rater_state(((e.segment_id, e.kind) for e in events), self.queue.honeypot_ids)
 
     def _held(self) -> dict[str, int]:
+        """Count the raters holding each segment; an item open past its lease does not count.
+
+        A rater who opened an item and did nothing for ``lease_minutes`` (no media, heard,
+        answer, note, done or skip) stops holding it for the others, so an abandoned item
+        cannot keep a segment from its N raters; if they come back they may still finish it.
+        """
         by_rater: dict[int, list[tuple[str, str]]] = {}
-        for e in self.store.events_of_kinds(STATE_KINDS):
-            by_rater.setdefault(e.rater_id, []).append((e.segment_id, e.kind))
+        last: dict[int, str] = {}
+        for e in self.store.events_of_kinds(ACTIVITY_KINDS):
+            last[e.rater_id] = e.at
+            if e.kind in STATE_KINDS:
+                by_rater.setdefault(e.rater_id, []).append((e.segment_id, e.kind))
         pots = self.queue.honeypot_ids
-        return dict(holders(rater_state(ev, pots) for ev in by_rater.values()))
+        states = {r: rater_state(ev, pots) for r, ev in by_rater.items()}
+        held = holders(states.values())
+        if self.lease_minutes > 0:
+            now = datetime.now(UTC)
+            for r, st in states.items():
+                idle = (now - _parse_time(last[r])).total_seconds() / 60
+                if st.open is not None and st.open.kind != "rerate" and idle > self.lease_minutes:
+                    held[st.open.segment_id] -= 1
+        return dict(held)
 
     def _attempt(self, rater: Rater, segment_id: str) -> tuple[bool, bool, float | None]:
         """Return (is_rerate, heard, seconds since media) of the rater's latest item of a segment.
@@ -646,6 +672,7 @@ def create_label_app(
     seed: int = 0,
     soundfont: str = "fluidr3_gm",
     min_listen_fraction: float = 0.9,
+    lease_minutes: float = 30.0,
     pairwise: bool = False,
     pairwise_per_item: int = 4,
     extra_routers: Sequence[APIRouter] = (),
@@ -672,6 +699,9 @@ def create_label_app(
     min_listen_fraction : float
         Share of a segment's length that must pass between sending its audio and accepting
         its heard event (0 turns the check off).
+    lease_minutes : float
+        An item left open this long without any activity of its rater stops counting
+        toward its segment's ``n_raters`` (0: never).
     pairwise : bool
         Also serve the pairwise mode (page at ``/pairwise/``): takes of the same passage in
         the queue paired (:func:`~pianoeval.label.pairwise.make_pairs`, ``pairwise_per_item``
@@ -714,6 +744,7 @@ def create_label_app(
         policy=policy,
         soundfont=soundfont,
         min_listen_fraction=min_listen_fraction,
+        lease_minutes=lease_minutes,
     )
     _warn_outside_roots(service)
     routers = list(extra_routers)
