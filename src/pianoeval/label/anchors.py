@@ -435,13 +435,6 @@ def write_anchors(anchors: Mapping[str, Any], path: str | Path, *, relative: boo
 
 def read_anchors(path: str | Path) -> dict[str, dict[str, dict[str, Any]]]:
     """Read and validate ``anchors.json``; a bad file raises :class:`SchemaError` naming it."""
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SchemaError(f"{p}: anchors file does not exist") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SchemaError(f"{p}: cannot read the anchors file ({e})") from None
-    except json.JSONDecodeError as e:
-        raise SchemaError(f"{p}: not JSON ({e.msg}, line {e.lineno})") from None
-    return _check_anchors(data, str(p))
+    from pianoeval.label._files import read_json
+
+    return _check_anchors(read_json(path, "anchors file"), str(path))

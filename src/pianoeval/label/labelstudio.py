@@ -338,15 +338,10 @@ def write_ls_project(
 
 def load_ls_export(path: str | Path) -> list[dict[str, Any]]:
     """Read a Label Studio JSON export (a list of tasks), naming the file on any problem."""
+    from pianoeval.label._files import read_json
+
     p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SchemaError(f"{p}: Label Studio export does not exist") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SchemaError(f"{p}: cannot read the Label Studio export ({e})") from None
-    except json.JSONDecodeError as e:
-        raise SchemaError(f"{p}: not JSON ({e.msg}, line {e.lineno})") from None
+    data = read_json(p, "Label Studio export")
     if not isinstance(data, list) or not all(isinstance(t, dict) for t in data):
         raise SchemaError(f"{p}: expected a JSON list of tasks (Label Studio's JSON export)")
     return data
